@@ -1,0 +1,97 @@
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from mars_labs.schemas import SchemaError, validate_learning_preferences
+
+from .enums import BackgroundLevel
+
+GRADE_VALIDATORS = [MinValueValidator(1), MaxValueValidator(12)]
+
+
+class User(AbstractUser):
+    """A person who signs in: learner, teacher (staff in "Teachers") or admin.
+
+    ``age`` was a VARCHAR(4) in MARS-labs; here it is a number, and optional.
+    """
+
+    age = models.PositiveSmallIntegerField(_("age"), null=True, blank=True, validators=[MaxValueValidator(120)])
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+        constraints = [
+            models.CheckConstraint(condition=Q(age__isnull=True) | Q(age__lte=120), name="user_age_plausible"),
+        ]
+
+    def __str__(self):
+        return self.get_full_name() or self.username
+
+
+class UserProfile(models.Model):
+    """What a learner tells us about themselves (seed: UserProfile).
+
+    Created automatically with each User (see signals.py). ``grade`` is the
+    MARS-labs "class" and decides which chapters count for the learner.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    background_level = models.CharField(
+        _("background level"), max_length=16, choices=BackgroundLevel.choices, default=BackgroundLevel.BEGINNER
+    )
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=8, choices=settings.LANGUAGES, default="en"
+    )
+    grade = models.PositiveSmallIntegerField(_("class"), null=True, blank=True, validators=GRADE_VALIDATORS)
+    learning_preferences = models.JSONField(_("learning preferences"), default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("learner profile")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(grade__isnull=True) | Q(grade__gte=1, grade__lte=12), name="profile_grade_1_to_12"
+            ),
+            models.CheckConstraint(
+                condition=Q(background_level__in=BackgroundLevel.values), name="profile_background_level_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Profile of {self.user}"
+
+    def clean(self):
+        try:
+            validate_learning_preferences(self.learning_preferences)
+        except SchemaError as exc:
+            raise SchemaError({"learning_preferences": exc.messages}) from exc
+
+
+class Classroom(models.Model):
+    """A class of learners and the teachers who follow it; scopes teacher reports."""
+
+    name = models.CharField(_("name"), max_length=100)
+    grade = models.PositiveSmallIntegerField(_("class"), null=True, blank=True, validators=GRADE_VALIDATORS)
+    teachers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="teaching", blank=True, limit_choices_to={"is_staff": True}
+    )
+    learners = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="classrooms", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["grade", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["name"], name="classroom_name_unique"),
+            models.CheckConstraint(
+                condition=Q(grade__isnull=True) | Q(grade__gte=1, grade__lte=12), name="classroom_grade_1_to_12"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name

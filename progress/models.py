@@ -1,0 +1,158 @@
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from mars_labs.schemas import SchemaError, validate_marslabs_progress, validate_steps_sequence
+
+from .enums import EventKind, PathType, Status
+
+
+class LearningProgress(models.Model):
+    """Where one learner stands on one step (seed: LearningProgress).
+
+    Written only through progress/engine.py. ``progress_data`` holds
+    ``active_seconds``, ``attempts``, ``best_score``, ``criteria`` (as they were
+    when the learner started) and ``reason`` (the last evaluation's verdict).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="step_progress")
+    step = models.ForeignKey("curriculum.LearningStep", on_delete=models.CASCADE, related_name="progress")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.NOT_STARTED)
+    completion_percentage = models.PositiveSmallIntegerField(_("completion %"), default=0)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    progress_data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("step progress")
+        verbose_name_plural = _("step progress")
+        constraints = [
+            # One row per learner and step; also the seed's (user, step) index.
+            models.UniqueConstraint(fields=["user", "step"], name="progress_one_row_per_user_step"),
+            models.CheckConstraint(
+                condition=Q(completion_percentage__gte=0, completion_percentage__lte=100),
+                name="progress_percentage_0_to_100",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status=Status.COMPLETED, completed_at__isnull=False)
+                           | (~Q(status=Status.COMPLETED) & Q(completed_at__isnull=True))),
+                name="progress_completed_at_iff_completed",
+            ),
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="progress_status_valid"),
+        ]
+        indexes = [
+            # Seed: index on status (teacher reports filter by it).
+            models.Index(fields=["status"], name="progress_status_idx"),
+            # Dashboard "continue" card: a learner's most recently touched steps.
+            models.Index(fields=["user", "-updated_at"], name="progress_user_recent_idx"),
+            # Class reports: everyone's progress on one step, by status.
+            models.Index(fields=["step", "status"], name="progress_step_status_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} · {self.step_id} · {self.status}"
+
+    @property
+    def is_done(self):
+        return self.status in (Status.COMPLETED, Status.SKIPPED)
+
+
+class LearningPath(models.Model):
+    """An ordered list of steps for one learner (seed: LearningPath)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="learning_paths")
+    name = models.CharField(_("name"), max_length=255)
+    description = models.TextField(_("description"), blank=True)
+    path_type = models.CharField(_("type"), max_length=16, choices=PathType.choices, default=PathType.DEFAULT)
+    steps_sequence = models.JSONField(_("steps"), default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(path_type__in=PathType.values), name="path_type_valid"),
+        ]
+        indexes = [models.Index(fields=["user", "-updated_at"], name="path_user_recent_idx")]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_path_type_display()}) for {self.user}"
+
+    def clean(self):
+        from curriculum.models import LearningStep
+
+        try:
+            validate_steps_sequence(self.steps_sequence)
+        except SchemaError as exc:
+            raise ValidationError({"steps_sequence": exc.messages}) from exc
+        wanted = {str(uuid.UUID(s)) for s in self.steps_sequence}
+        found = {str(pk) for pk in LearningStep.objects.filter(pk__in=wanted).values_list("pk", flat=True)}
+        missing = sorted(wanted - found)
+        if missing:
+            raise ValidationError({"steps_sequence": _("Unknown step ids: %(ids)s") % {"ids": ", ".join(missing)}})
+
+
+class Progress(models.Model):
+    """A MARS-labs progress document as received, kept verbatim (nothing lost).
+
+    The engine applies it to LearningProgress (``apply_marslabs_document``);
+    titles that match no chapter are listed in ``unmatched``.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="marslabs_documents")
+    progress_data = models.JSONField(_("progress document"))
+    unmatched = models.JSONField(_("unmatched entries"), default=list, blank=True)
+    applied_at = models.DateTimeField(_("applied"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("MARS-labs progress document")
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"MARS-labs document #{self.pk} for {self.user}"
+
+    def clean(self):
+        try:
+            validate_marslabs_progress(self.progress_data)
+        except SchemaError as exc:
+            raise ValidationError({"progress_data": exc.messages}) from exc
+
+
+class ProgressEvent(models.Model):
+    """Append-only history: what happened to whose progress, when, by whom and why."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="progress_events")
+    # SET_NULL: a deleted step must not erase the learner's history.
+    step = models.ForeignKey(
+        "curriculum.LearningStep", on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=EventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text=_("Who caused it, when not the learner (a teacher, an operator)."),
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # Dashboard activity chart and history: a learner's events by time.
+            models.Index(fields=["user", "kind", "created_at"], name="event_user_kind_time_idx"),
+            # Audits and "who completed this step": one step's events.
+            models.Index(fields=["step", "kind"], name="event_step_kind_idx"),
+        ]
+        constraints = [models.CheckConstraint(condition=Q(kind__in=EventKind.values), name="event_kind_valid")]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.user} {self.kind}"
