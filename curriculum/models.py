@@ -103,17 +103,17 @@ class Chapter(models.Model):
         grade = f" (class {self.grade})" if self.grade else ""
         return f"{self.subject.code}: {self.title}{grade}" if self.subject_id else self.title
 
+    def save(self, *args, **kwargs):
+        if not self.slug:
+            self.slug = unique_slug(Chapter, self.title, grade=self.grade, exclude_pk=self.pk)
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self):
         return reverse("progress:chapter", args=[self.slug])
 
     def clean(self):
         if self.prerequisite_chapter_id and self.prerequisite_chapter_id == self.pk:
             raise ValidationError({"prerequisite_chapter": _("A chapter cannot be its own prerequisite.")})
-
-    def save(self, *args, **kwargs):
-        if not self.slug:
-            self.slug = unique_slug(Chapter, self.title, grade=self.grade, exclude_pk=self.pk)
-        super().save(*args, **kwargs)
 
 
 def unique_slug(model, title, *, grade=None, exclude_pk=None):

@@ -49,6 +49,14 @@ class UserProfile(models.Model):
     )
     grade = models.PositiveSmallIntegerField(_("class"), null=True, blank=True, validators=GRADE_VALIDATORS)
     learning_preferences = models.JSONField(_("learning preferences"), default=dict, blank=True)
+    # Where the learner is right now, for engine.record_active_time: only the
+    # step last opened earns time, and each beat earns at most the wall-clock
+    # time since the learner's previous beat, so two tabs cannot double it.
+    viewing_step = models.ForeignKey(
+        "curriculum.LearningStep", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        editable=False,
+    )
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

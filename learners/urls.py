@@ -1,5 +1,9 @@
 from django.urls import path
 
+from . import views
+
 app_name = "learners"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("profile/", views.profile, name="profile"),
+]

@@ -1,9 +1,17 @@
 from django.urls import path
 
-from . import views
+from .views import dashboard, learning
 
 app_name = "progress"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", dashboard.home, name="home"),
+    path("subjects/<slug:code>/", learning.subject_detail, name="subject"),
+    path("chapters/<slug:slug>/", learning.chapter_detail, name="chapter"),
+    path("steps/<uuid:step_id>/", learning.step_detail, name="step"),
+    path("steps/<uuid:step_id>/heartbeat", learning.heartbeat, name="step-heartbeat"),
+    path("steps/<uuid:step_id>/complete", learning.mark_complete, name="step-complete"),
+    path("steps/<uuid:step_id>/quiz", learning.quiz_submit, name="step-quiz"),
+    path("steps/<uuid:step_id>/answer", learning.answer_submit, name="step-answer"),
+    path("steps/<uuid:step_id>/report", learning.simulation_report, name="step-report"),
 ]

@@ -1,0 +1,728 @@
+"""The progress rules: the one place that decides what a learner may do and what it changes.
+
+Pages, admin actions, management commands and the JSON API call these
+keyword-only functions and nothing else writes LearningProgress. Each write
+returns a ``Result`` that says what changed or why nothing did
+("locked: finish 'Procedure' first", "not yet: 34 of 60 seconds",
+"score 55 < 70").
+
+Rules (DESIGN.md, "The rules live in one place"):
+
+* A step is *available* when its chapter is active, the chapter's prerequisite
+  chapter is done, the previous step by order_index is done and its own
+  prerequisite step (possibly in another chapter) is done. *Done* means
+  completed or skipped. ``chapter_states`` answers this for many chapters in
+  three queries, so no page asks per step.
+* Completion is judged on the server against the criteria snapshotted when the
+  learner started the step, so a teacher's later edit never silently changes a
+  started step (teachers recompute deliberately, from the admin).
+* ``completion_percentage`` never goes down.
+* Every write runs in one transaction on a row locked with SELECT ... FOR
+  UPDATE (created first with INSERT ... ON CONFLICT DO NOTHING), so parallel
+  requests for the same step leave one row and one completion.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Exists, FilteredRelation, OuterRef, Q, Subquery
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from curriculum.models import Chapter, LearningStep, Subject
+from learners.models import UserProfile
+
+from .enums import DONE_STATUSES, EventKind, Status
+from .models import LearningProgress, ProgressEvent
+
+
+class Outcome(enum.StrEnum):
+    CHANGED = "changed"  # something was written
+    UNCHANGED = "unchanged"  # allowed, but there was nothing to change
+    NOT_MET = "not_met"  # allowed, but the criteria are not met yet; nothing written
+    LOCKED = "locked"  # the step is not available to this learner; nothing written
+    INVALID = "invalid"  # the request itself is wrong (bad answers, no reason); nothing written
+    DENIED = "denied"  # this person may not do this (e.g. a learner skipping); nothing written
+
+
+@dataclass(frozen=True)
+class Result:
+    """What an engine call did. ``reason`` is written for the person who asked."""
+
+    outcome: Outcome
+    reason: str = ""
+    progress: LearningProgress | None = None
+    completed: bool = False  # this very call completed the step
+    details: dict = field(default_factory=dict)
+
+    @property
+    def ok(self):
+        return self.outcome in (Outcome.CHANGED, Outcome.UNCHANGED)
+
+
+# --------------------------------------------------------------------------
+# Availability
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class StepState:
+    """A step as one learner sees it: their progress row (or None) and whether it is open to them."""
+
+    step: LearningStep
+    progress: LearningProgress | None
+    lock_reason: str = ""
+
+    @property
+    def status(self):
+        return self.progress.status if self.progress else Status.NOT_STARTED
+
+    @property
+    def is_done(self):
+        return self.status in DONE_STATUSES
+
+    @property
+    def is_available(self):
+        return not self.lock_reason
+
+    @property
+    def percentage(self):
+        return self.progress.completion_percentage if self.progress else 0
+
+    @property
+    def display_status(self):
+        """done / in_progress / available / locked, for badges and ticks."""
+        if self.is_done:
+            return "done"
+        if self.lock_reason:
+            return "locked"
+        return "in_progress" if self.status == Status.IN_PROGRESS else "available"
+
+
+@dataclass
+class ChapterState:
+    chapter: Chapter
+    steps: list[StepState]
+    lock_reason: str = ""
+
+    @property
+    def done_count(self):
+        return sum(1 for s in self.steps if s.is_done)
+
+    @property
+    def is_done(self):
+        return self.done_count == len(self.steps)
+
+    @property
+    def percentage(self):
+        return round(100 * self.done_count / len(self.steps)) if self.steps else 0
+
+    def state_for(self, step_id):
+        return next((s for s in self.steps if s.step.pk == step_id), None)
+
+
+def _chapter_done_ids(learner, chapter_ids):
+    """Ids among ``chapter_ids`` whose every step this learner has done (one query).
+
+    An inactive prerequisite chapter counts as done: a teacher who retires a
+    chapter must not lock everything after it forever.
+    """
+    if not chapter_ids:
+        return set()
+    undone_step = LearningStep.objects.filter(chapter=OuterRef("pk")).exclude(
+        Exists(LearningProgress.objects.filter(step=OuterRef("pk"), user=learner, status__in=DONE_STATUSES))
+    )
+    return set(
+        Chapter.objects.filter(pk__in=chapter_ids)
+        .filter(Q(is_active=False) | ~Exists(undone_step))
+        .values_list("pk", flat=True)
+    )
+
+
+def chapter_states(*, learner, chapters) -> dict:
+    """Each chapter's steps with the learner's progress and lock reason, in three queries.
+
+    ``chapters`` is a list (or queryset) of Chapter objects. Returns
+    ``{chapter_id: ChapterState}``; steps are in order_index order.
+    """
+    chapters = list(chapters)
+    by_id = {c.pk: c for c in chapters}
+    if not chapters:
+        return {}
+    steps = list(
+        LearningStep.objects.filter(chapter_id__in=by_id)
+        .select_related("prerequisite_step__chapter")
+        .order_by("chapter_id", "order_index")
+    )
+    outside_step_ids = {
+        s.prerequisite_step_id for s in steps if s.prerequisite_step_id and s.prerequisite_step.chapter_id not in by_id
+    }
+    rows = {
+        p.step_id: p
+        for p in LearningProgress.objects.filter(user=learner).filter(
+            Q(step__chapter_id__in=by_id) | Q(step_id__in=outside_step_ids)
+        )
+    }
+    prereq_ids = {c.prerequisite_chapter_id for c in chapters if c.prerequisite_chapter_id}
+    outside_prereqs = prereq_ids - set(by_id)
+    done_outside = _chapter_done_ids(learner, outside_prereqs)
+    prereq_titles = dict(Chapter.objects.filter(pk__in=outside_prereqs).values_list("pk", "title"))
+
+    def is_done(step_id):
+        row = rows.get(step_id)
+        return bool(row and row.status in DONE_STATUSES)
+
+    states = {c.pk: ChapterState(chapter=c, steps=[]) for c in chapters}
+    for step in steps:
+        step.chapter = by_id[step.chapter_id]  # avoid a query per step for step.chapter
+        states[step.chapter_id].steps.append(StepState(step=step, progress=rows.get(step.pk)))
+
+    def chapter_done(chapter_id):
+        if chapter_id in states:
+            inner = states[chapter_id]
+            return not inner.chapter.is_active or all(s.is_done for s in inner.steps)
+        return chapter_id in done_outside
+
+    for state in states.values():
+        chapter = state.chapter
+        if not chapter.is_active:
+            state.lock_reason = _("locked: this chapter is not open yet")
+        elif chapter.prerequisite_chapter_id and not chapter_done(chapter.prerequisite_chapter_id):
+            title = (
+                states[chapter.prerequisite_chapter_id].chapter.title
+                if chapter.prerequisite_chapter_id in states
+                else prereq_titles.get(chapter.prerequisite_chapter_id, "?")
+            )
+            state.lock_reason = _("locked: finish the chapter '%(title)s' first") % {"title": title}
+        previous = None
+        for step_state in state.steps:
+            step = step_state.step
+            if state.lock_reason:
+                step_state.lock_reason = state.lock_reason
+            elif previous and not previous.is_done:
+                step_state.lock_reason = _("locked: finish '%(title)s' first") % {"title": previous.step.title}
+            elif step.prerequisite_step_id and not is_done(step.prerequisite_step_id):
+                pre = step.prerequisite_step
+                step_state.lock_reason = _("locked: finish '%(title)s' in '%(chapter)s' first") % {
+                    "title": pre.title,
+                    "chapter": pre.chapter.title,
+                }
+            previous = step_state
+    return states
+
+
+def step_state(*, learner, step) -> StepState:
+    """One step's state for one learner (same rules and query count as a whole chapter)."""
+    return chapter_states(learner=learner, chapters=[step.chapter])[step.chapter_id].state_for(step.pk)
+
+
+# --------------------------------------------------------------------------
+# Criteria evaluation
+# --------------------------------------------------------------------------
+
+
+def criteria_for(progress, step):
+    """The criteria that judge this learner: the snapshot taken when they started, else the step's."""
+    return (progress.progress_data or {}).get("criteria") or step.required_completion_criteria
+
+
+def evaluate(*, progress, step):
+    """Judge ``progress`` against its criteria: ``(met, percentage, reason)``. Writes nothing."""
+    criteria = criteria_for(progress, step)
+    data = progress.progress_data or {}
+    kind = criteria.get("type")
+    if kind == "time":
+        needed = int(criteria["value"])
+        have = int(data.get("active_seconds", 0))
+        if have >= needed:
+            return True, 100, _("%(have)d of %(needed)d seconds") % {"have": have, "needed": needed}
+        return (
+            False,
+            min(99, have * 100 // needed),
+            _("not yet: %(have)d of %(needed)d seconds") % {"have": have, "needed": needed},
+        )
+    if kind == "quiz":
+        best = data.get("best_score")
+        needed = int(criteria["min_score"])
+        if best is None:
+            return False, 0, _("take the quiz: you need %(needed)d%% to pass") % {"needed": needed}
+        if best >= needed:
+            return True, 100, _("score %(best)d ≥ %(needed)d") % {"best": best, "needed": needed}
+        return False, best, _("score %(best)d < %(needed)d") % {"best": best, "needed": needed}
+    if kind == "view":
+        return True, 100, _("opened")
+    if kind == "manual":
+        if data.get("marked_done"):
+            return True, 100, _("marked done")
+        return False, 0, _("mark it done when you have finished")
+    if kind == "submission":
+        if data.get("accepted_answer") is not None:
+            return True, 100, _("answer accepted")
+        if data.get("submissions"):
+            return False, 0, _("not quite: check your answer and try again")
+        return False, 0, _("submit your answer to finish this step")
+    if kind == "external":
+        if data.get("external_completed"):
+            return True, 100, _("reported complete by the simulation")
+        return False, 0, _("finish the simulation: it reports back when you are done")
+    return False, 0, _("this step's completion criteria are not valid; ask your teacher")
+
+
+# --------------------------------------------------------------------------
+# Writes
+# --------------------------------------------------------------------------
+
+
+def _locked_row(learner, step):
+    """The learner's row for ``step``, created if missing, locked until the transaction ends.
+
+    INSERT ... ON CONFLICT DO NOTHING then SELECT ... FOR UPDATE: two requests
+    racing here both end up holding the same single row, one after the other.
+    """
+    LearningProgress.objects.bulk_create([LearningProgress(user=learner, step=step)], ignore_conflicts=True)
+    return LearningProgress.objects.select_for_update().get(user=learner, step=step)
+
+
+def _log(*, learner, step, kind, actor=None, reason="", **data):
+    return ProgressEvent.objects.create(user=learner, step=step, kind=kind, actor=actor, reason=reason, data=data)
+
+
+def _start(row, step, now):
+    """not_started -> in_progress, snapshotting the criteria the learner will be judged by."""
+    row.status = Status.IN_PROGRESS
+    row.started_at = row.started_at or now
+    row.progress_data = {**(row.progress_data or {}), "criteria": step.required_completion_criteria}
+    _log(learner=row.user, step=step, kind=EventKind.STARTED)
+
+
+def _settle(row, step, now, *, event_data=None):
+    """Re-evaluate after a change: raise the percentage, complete when met. Saves the row.
+
+    Returns ``(completed_now, reason)``.
+    """
+    met, percentage, reason = evaluate(progress=row, step=step)
+    row.completion_percentage = max(row.completion_percentage, percentage)
+    row.progress_data["reason"] = reason
+    completed_now = False
+    if met and row.status != Status.COMPLETED:
+        row.status = Status.COMPLETED
+        row.completed_at = now
+        row.completion_percentage = 100
+        completed_now = True
+        _log(learner=row.user, step=step, kind=EventKind.COMPLETED, **(event_data or {}))
+    row.save()
+    return completed_now, reason
+
+
+def _refuse(outcome, reason, progress=None):
+    """Leave no trace: roll back the enclosing transaction (e.g. a row just created) and say why."""
+    transaction.set_rollback(True)
+    return Result(outcome, reason, progress=progress)
+
+
+def _guarded(learner, step):
+    """Shared opening of every learner write: the lock check, then the locked row.
+
+    Returns ``(row, None)`` or ``(None, Result)`` when the step is locked.
+    Must run inside ``transaction.atomic()``.
+    """
+    state = step_state(learner=learner, step=step)
+    if state.lock_reason:
+        return None, _refuse(Outcome.LOCKED, state.lock_reason, state.progress)
+    return _locked_row(learner, step), None
+
+
+def open_step(*, learner, step, now=None) -> Result:
+    """The learner opens ``step``: start it if new, and make it the step that earns active time.
+
+    Changes: LearningProgress (in_progress, started_at, criteria snapshot; a
+    view criterion completes here), UserProfile.viewing_step and
+    last_heartbeat_at, a STARTED (and maybe COMPLETED) event.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        row, refused = _guarded(learner, step)
+        if refused:
+            return refused
+        UserProfile.objects.filter(user=learner).update(viewing_step=step, last_heartbeat_at=now)
+        if row.status != Status.NOT_STARTED:
+            return Result(Outcome.UNCHANGED, row.progress_data.get("reason", ""), progress=row)
+        _start(row, step, now)
+        completed, reason = _settle(row, step, now)
+    return Result(Outcome.CHANGED, reason, progress=row, completed=completed)
+
+
+def record_active_time(*, learner, step, seconds, now=None) -> Result:
+    """A heartbeat: the learner was active on ``step`` for about ``seconds`` since their last beat.
+
+    Credits min(seconds, wall-clock time since the learner's previous beat on
+    any step, HEARTBEAT_MAX_SECONDS), and only for the step they opened last,
+    so a background tab, two tabs or a forged value cannot inflate time.
+    Completes a time criterion once met. Changes: LearningProgress,
+    UserProfile.last_heartbeat_at, a TIME event (and maybe COMPLETED).
+    """
+    now = now or timezone.now()
+    try:
+        claimed = float(seconds)
+    except (TypeError, ValueError):
+        return Result(Outcome.INVALID, _("seconds must be a number"))
+    if not 0 <= claimed <= 24 * 3600 or claimed != claimed:  # NaN is not equal to itself
+        return Result(Outcome.INVALID, _("seconds must be between 0 and 86400"))
+    with transaction.atomic():
+        profile = UserProfile.objects.select_for_update().get(user=learner)
+        if profile.viewing_step_id != step.pk:
+            return _refuse(Outcome.INVALID, _("this is not the step you are viewing: open it again"))
+        row, refused = _guarded(learner, step)
+        if refused:
+            return refused
+        if row.status == Status.NOT_STARTED:
+            return _refuse(Outcome.INVALID, _("open the step first"))
+        elapsed = (now - profile.last_heartbeat_at).total_seconds() if profile.last_heartbeat_at else 0
+        credit = int(max(0, min(claimed, elapsed, settings.HEARTBEAT_MAX_SECONDS)))
+        profile.last_heartbeat_at = now
+        profile.save(update_fields=["last_heartbeat_at"])
+        if credit == 0:
+            return Result(Outcome.UNCHANGED, row.progress_data.get("reason", ""), progress=row,
+                          details={"credited": 0})
+        row.progress_data["active_seconds"] = int(row.progress_data.get("active_seconds", 0)) + credit
+        _log(learner=learner, step=step, kind=EventKind.TIME, seconds=credit)
+        completed, reason = _settle(row, step, now)
+    return Result(Outcome.CHANGED, reason, progress=row, completed=completed, details={"credited": credit})
+
+
+def quiz_questions(step):
+    """The questions as the page may show them: text and choices, never the answers."""
+    return [
+        {"index": i, "text": q["text"], "choices": list(enumerate(q["choices"]))}
+        for i, q in enumerate((step.activity or {}).get("questions", []))
+    ]
+
+
+def _clean_quiz_answers(step, answers):
+    """``{"0": 2, "1": 0}`` -> ``{0: 2, 1: 0}``, or a reason why the answers are not acceptable."""
+    questions = (step.activity or {}).get("questions", [])
+    if not questions:
+        return None, _("this quiz has no questions yet")
+    if not isinstance(answers, dict):
+        return None, _("answers must map each question to a choice")
+    cleaned = {}
+    for key, value in answers.items():
+        try:
+            index = int(key)
+            choice = int(value)
+        except (TypeError, ValueError):
+            return None, _("answer %(key)r is not a choice number") % {"key": key}
+        if isinstance(value, bool) or not 0 <= index < len(questions):
+            return None, _("there is no question %(n)s") % {"n": key}
+        if not 0 <= choice < len(questions[index]["choices"]):
+            return None, _("question %(n)d has no choice %(c)s") % {"n": index + 1, "c": value}
+        cleaned[index] = choice
+    missing = [str(i + 1) for i in range(len(questions)) if i not in cleaned]
+    if missing:
+        return None, _("answer every question (missing: %(list)s)") % {"list": ", ".join(missing)}
+    return cleaned, ""
+
+
+def submit_quiz(*, learner, step, answers, now=None) -> Result:
+    """Grade a quiz attempt on the server and keep it; complete when the best score passes.
+
+    ``answers`` maps question index to choice index. Invalid, missing or extra
+    answers write nothing. Changes: LearningProgress.progress_data
+    (``attempts`` gains {answers, score, at}; ``best_score``), an ANSWERED
+    event (and maybe COMPLETED). ``details`` carries the score and, now that
+    the learner has answered, which answers were right.
+    """
+    now = now or timezone.now()
+    cleaned, problem = _clean_quiz_answers(step, answers)
+    if problem:
+        return Result(Outcome.INVALID, problem)
+    questions = step.activity["questions"]
+    correct = [cleaned[i] == q["answer"] for i, q in enumerate(questions)]
+    score = round(100 * sum(correct) / len(questions))
+    with transaction.atomic():
+        row, refused = _guarded(learner, step)
+        if refused:
+            return refused
+        if row.status == Status.NOT_STARTED:
+            _start(row, step, now)
+        data = row.progress_data
+        attempt = {"answers": {str(k): v for k, v in cleaned.items()}, "score": score, "at": now.isoformat()}
+        data["attempts"] = [*data.get("attempts", []), attempt]
+        data["best_score"] = max(score, data.get("best_score") or 0)
+        _log(learner=learner, step=step, kind=EventKind.ANSWERED, score=score, attempt=len(data["attempts"]))
+        completed, reason = _settle(row, step, now, event_data={"score": score})
+    return Result(
+        Outcome.CHANGED, reason, progress=row, completed=completed,
+        details={
+            "score": score,
+            "correct": correct,
+            "attempts": len(row.progress_data["attempts"]),
+            "best_score": row.progress_data["best_score"],
+            "explanations": [q.get("explanation", "") for q in questions],
+            "right_answers": [q["answer"] for q in questions],
+        },
+    )
+
+
+def _normalise_answer(text):
+    text = unicodedata.normalize("NFKC", str(text)).casefold()
+    text = re.sub(r"[^\w.\-+/%]+", " ", text)
+    return " ".join(text.split())
+
+
+def submit_answer(*, learner, step, answer, now=None) -> Result:
+    """An exercise answer: checked against ``activity.expected_answer`` when the step has one.
+
+    Comparison ignores case, spacing and punctuation. Changes:
+    progress_data ``submissions`` (and ``accepted_answer``), an ANSWERED
+    event (and maybe COMPLETED).
+    """
+    now = now or timezone.now()
+    answer = str(answer or "").strip()
+    if not answer:
+        return Result(Outcome.INVALID, _("write an answer first"))
+    if len(answer) > 5000:
+        return Result(Outcome.INVALID, _("that answer is too long (5000 characters at most)"))
+    expected = (step.activity or {}).get("expected_answer")
+    right = expected is None or _normalise_answer(answer) == _normalise_answer(expected)
+    with transaction.atomic():
+        row, refused = _guarded(learner, step)
+        if refused:
+            return refused
+        if row.status == Status.NOT_STARTED:
+            _start(row, step, now)
+        data = row.progress_data
+        data["submissions"] = [*data.get("submissions", []), {"answer": answer, "right": right, "at": now.isoformat()}]
+        if right and data.get("accepted_answer") is None:
+            data["accepted_answer"] = answer
+        _log(learner=learner, step=step, kind=EventKind.ANSWERED, right=right)
+        completed, reason = _settle(row, step, now)
+    return Result(Outcome.CHANGED, reason, progress=row, completed=completed, details={"right": right})
+
+
+def mark_done(*, learner, step, now=None) -> Result:
+    """The learner presses "Mark complete": a manual criterion is met by that; others are checked.
+
+    When the criteria are not met nothing is written and the reason says why
+    ("not yet: 34 of 60 seconds").
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        row, refused = _guarded(learner, step)
+        if refused:
+            return refused
+        if row.status == Status.COMPLETED:
+            return Result(Outcome.UNCHANGED, _("already completed"), progress=row)
+        if row.status == Status.NOT_STARTED:
+            return _refuse(Outcome.NOT_MET, _("open the step first"))
+        criteria = criteria_for(row, step)
+        if criteria.get("type") == "manual":
+            row.progress_data["marked_done"] = True
+        met, _percentage, reason = evaluate(progress=row, step=step)
+        if not met:
+            return _refuse(Outcome.NOT_MET, reason)
+        completed, reason = _settle(row, step, now)
+    return Result(Outcome.CHANGED, reason, progress=row, completed=completed)
+
+
+def report_external(*, learner, step, completed=True, score=None, reporter=None, now=None) -> Result:
+    """A lab simulation reports on ``step`` for ``learner`` (through the API).
+
+    ``completed`` meets an external criterion; a ``score`` (0-100) counts as
+    a quiz attempt's score for a quiz criterion. Changes: progress_data
+    ``external_reports``, ``external_completed``, maybe ``best_score``; an
+    ANSWERED event (and maybe COMPLETED) with ``reporter`` as actor.
+    """
+    now = now or timezone.now()
+    if score is not None and (isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 100):
+        return Result(Outcome.INVALID, _("score must be a number from 0 to 100"))
+    with transaction.atomic():
+        row, refused = _guarded(learner, step)
+        if refused:
+            return refused
+        if row.status == Status.NOT_STARTED:
+            _start(row, step, now)
+        data = row.progress_data
+        report = {"completed": bool(completed), "at": now.isoformat()}
+        if score is not None:
+            report["score"] = round(score)
+            data["best_score"] = max(round(score), data.get("best_score") or 0)
+        data["external_reports"] = [*data.get("external_reports", []), report]
+        if completed:
+            data["external_completed"] = True
+        _log(learner=learner, step=step, kind=EventKind.ANSWERED, actor=reporter, external=True, **report)
+        done_now, reason = _settle(row, step, now)
+    return Result(Outcome.CHANGED, reason, progress=row, completed=done_now)
+
+
+def _teacher_action_problem(actor, reason):
+    if not reason or not str(reason).strip():
+        return Result(Outcome.INVALID, _("a reason is required"))
+    if actor is None or not actor.is_staff:
+        return Result(Outcome.DENIED, _("only a teacher can do this"))
+    return None
+
+
+def skip_step(*, learner, step, reason, actor=None, now=None) -> Result:
+    """Mark ``step`` skipped (done, so what follows unlocks). Always with a reason.
+
+    A teacher (staff ``actor``) may excuse any step, locked or not. A learner
+    may skip only where their learning path allows it (``path_allows_skip``).
+    Changes: LearningProgress status skipped, a SKIPPED event.
+    """
+    now = now or timezone.now()
+    if not reason or not str(reason).strip():
+        return Result(Outcome.INVALID, _("a reason is required"))
+    by_teacher = actor is not None and actor.is_staff
+    with transaction.atomic():
+        if by_teacher:
+            row = _locked_row(learner, step)
+        else:
+            if not path_allows_skip(learner=learner, step=step):
+                return _refuse(Outcome.DENIED, _("only your teacher can excuse this step"))
+            row, refused = _guarded(learner, step)
+            if refused:
+                return refused
+        if row.status in DONE_STATUSES:
+            return Result(Outcome.UNCHANGED, _("already done"), progress=row)
+        row.status = Status.SKIPPED
+        row.started_at = row.started_at or now
+        row.progress_data["reason"] = str(reason)
+        row.save()
+        _log(learner=learner, step=step, kind=EventKind.SKIPPED, actor=actor, reason=str(reason))
+    return Result(Outcome.CHANGED, str(reason), progress=row)
+
+
+def path_allows_skip(*, learner, step):
+    """Whether the learner's own path lets them skip ``step``. No path type does yet."""
+    return False
+
+
+def reset(*, learner, step, actor, reason, now=None) -> Result:
+    """A teacher sends ``step`` back to not started for ``learner``. History stays in ProgressEvent.
+
+    Changes: LearningProgress back to defaults; a RESET event that keeps the
+    old status and progress_data.
+    """
+    problem = _teacher_action_problem(actor, reason)
+    if problem:
+        return problem
+    with transaction.atomic():
+        row = LearningProgress.objects.select_for_update().filter(user=learner, step=step).first()
+        if row is None or (row.status == Status.NOT_STARTED and not row.progress_data):
+            return Result(Outcome.UNCHANGED, _("nothing to reset"), progress=row)
+        _log(
+            learner=learner, step=step, kind=EventKind.RESET, actor=actor, reason=str(reason),
+            previous={"status": row.status, "completion_percentage": row.completion_percentage,
+                      "progress_data": row.progress_data},
+        )
+        row.status = Status.NOT_STARTED
+        row.completion_percentage = 0
+        row.started_at = row.completed_at = None
+        row.progress_data = {}
+        row.save()
+    return Result(Outcome.CHANGED, str(reason), progress=row)
+
+
+def force_complete(*, learner, step, actor, reason, now=None) -> Result:
+    """A teacher or operator override: mark ``step`` completed whatever the criteria say.
+
+    Changes: LearningProgress completed at 100 %; an OVERRIDE event with the
+    actor and reason.
+    """
+    now = now or timezone.now()
+    if not reason or not str(reason).strip():
+        return Result(Outcome.INVALID, _("a reason is required"))
+    if actor is not None and not actor.is_staff:
+        return Result(Outcome.DENIED, _("only a teacher can do this"))
+    with transaction.atomic():
+        row = _locked_row(learner, step)
+        if row.status == Status.COMPLETED:
+            return Result(Outcome.UNCHANGED, _("already completed"), progress=row)
+        if row.status == Status.NOT_STARTED:
+            row.progress_data = {**row.progress_data, "criteria": step.required_completion_criteria}
+        row.status = Status.COMPLETED
+        row.started_at = row.started_at or now
+        row.completed_at = now
+        row.completion_percentage = 100
+        row.progress_data["reason"] = str(reason)
+        row.save()
+        _log(learner=learner, step=step, kind=EventKind.OVERRIDE, actor=actor, reason=str(reason),
+             status=Status.COMPLETED)
+    return Result(Outcome.CHANGED, str(reason), progress=row, completed=True)
+
+
+# --------------------------------------------------------------------------
+# Roll-ups (aggregate queries only)
+# --------------------------------------------------------------------------
+
+
+def _learner_chapters(learner):
+    grade = UserProfile.objects.filter(user=learner).values_list("grade", flat=True).first()
+    return Chapter.objects.for_grade(grade)
+
+
+def chapter_rollups(*, learner, chapters):
+    """``chapters`` annotated with ``steps_total`` and ``steps_done`` for ``learner`` (one query)."""
+    return chapters.annotate(
+        mine=FilteredRelation("steps__progress", condition=Q(steps__progress__user=learner)),
+    ).annotate(
+        steps_total=Count("steps", distinct=True),
+        steps_done=Count("mine", filter=Q(mine__status__in=DONE_STATUSES), distinct=True),
+        steps_started=Count("mine", filter=Q(mine__status=Status.IN_PROGRESS), distinct=True),
+    )
+
+
+@dataclass(frozen=True)
+class SubjectRollup:
+    subject: Subject
+    steps_total: int
+    steps_done: int
+    chapters_total: int
+    chapters_done: int
+
+    @property
+    def percentage(self):
+        return round(100 * self.steps_done / self.steps_total) if self.steps_total else 0
+
+
+def subject_rollups(*, learner) -> list[SubjectRollup]:
+    """Per subject of the learner's class: steps and chapters done out of total (one query).
+
+    Only active chapters of the learner's grade (or with no grade) count.
+    """
+    chapters = _learner_chapters(learner)
+    done_row = LearningProgress.objects.filter(user=learner, status__in=DONE_STATUSES, step=OuterRef("pk"))
+    steps = LearningStep.objects.filter(chapter__in=chapters)
+    step_total = steps.filter(chapter__subject=OuterRef("pk")).order_by().values("chapter__subject")
+    step_done = step_total.filter(Exists(done_row))
+    undone_step = LearningStep.objects.filter(chapter=OuterRef("pk")).exclude(Exists(done_row))
+    chapter_base = chapters.filter(subject=OuterRef("pk")).order_by().values("subject")
+    subjects = Subject.objects.annotate(
+        steps_total=Subquery(step_total.annotate(n=Count("pk")).values("n")),
+        steps_done=Subquery(step_done.annotate(n=Count("pk")).values("n")),
+        chapters_total=Subquery(chapter_base.annotate(n=Count("pk")).values("n")),
+        chapters_done=Subquery(
+            chapter_base.filter(~Exists(undone_step)).annotate(n=Count("pk")).values("n")
+        ),
+    ).filter(chapters_total__gt=0)
+    return [
+        SubjectRollup(
+            subject=s, steps_total=s.steps_total or 0, steps_done=s.steps_done or 0,
+            chapters_total=s.chapters_total or 0, chapters_done=s.chapters_done or 0,
+        )
+        for s in subjects
+    ]
+
+
+def overall_percentage(rollups):
+    """Steps done over steps total across the subject roll-ups (already aggregated in SQL)."""
+    total = sum(r.steps_total for r in rollups)
+    return round(100 * sum(r.steps_done for r in rollups) / total) if total else 0
+

@@ -1,0 +1,1 @@
+"""Student-facing pages. dashboard.py: `/`; learning.py: subject, chapter and step pages."""
