@@ -472,8 +472,9 @@ def submit_quiz(*, learner, step, answers, now=None) -> Result:
 
 def _normalise_answer(text):
     text = unicodedata.normalize("NFKC", str(text)).casefold()
+    # Keep what changes a number's meaning (2.5, -3, 1/2, 40%); drop other punctuation.
     text = re.sub(r"[^\w.\-+/%]+", " ", text)
-    return " ".join(text.split())
+    return " ".join(word.strip(".") for word in text.split() if word.strip("."))
 
 
 def submit_answer(*, learner, step, answer, now=None) -> Result:
