@@ -39,6 +39,13 @@ def teacher():
     return TeacherFactory()
 
 
+def timed(seconds):
+    """A step on its own chapter, completed by ``seconds`` of active time."""
+    return StepFactory(
+        chapter=ChapterFactory(), order_index=1, required_completion_criteria={"type": "time", "value": seconds}
+    )
+
+
 def steps_of(chapter):
     return list(chapter.steps.order_by("order_index"))
 
@@ -132,7 +139,7 @@ def test_chapter_states_query_count_constant(learner, size, django_assert_max_nu
 
 
 def test_open_step_starts_and_snapshots_criteria(learner):
-    step = StepFactory(chapter=ChapterFactory(), order_index=1, required_completion_criteria={"type": "time", "value": 60})
+    step = timed(60)
 
     result = engine.open_step(learner=learner, step=step, now=T0)
 
@@ -145,7 +152,7 @@ def test_open_step_starts_and_snapshots_criteria(learner):
 
 
 def test_teacher_edit_after_start_does_not_change_started_step(learner):
-    step = StepFactory(chapter=ChapterFactory(), order_index=1, required_completion_criteria={"type": "time", "value": 30})
+    step = timed(30)
     engine.open_step(learner=learner, step=step, now=T0)
     step.required_completion_criteria = {"type": "time", "value": 600}
     step.save()
@@ -181,7 +188,7 @@ def test_view_criterion_completes_on_opening(learner):
 
 @pytest.fixture
 def timed_step():
-    return StepFactory(chapter=ChapterFactory(), order_index=1, required_completion_criteria={"type": "time", "value": 60})
+    return timed(60)
 
 
 def test_heartbeat_forged_value_credits_only_elapsed_time(learner, timed_step):
@@ -212,7 +219,7 @@ def test_heartbeat_credits_claim_when_smaller_than_elapsed(learner, timed_step):
 
 
 def test_heartbeat_for_step_not_being_viewed_credits_nothing(learner, timed_step):
-    other = StepFactory(chapter=ChapterFactory(), order_index=1, required_completion_criteria={"type": "time", "value": 60})
+    other = timed(60)
     engine.open_step(learner=learner, step=timed_step, now=T0)
     engine.open_step(learner=learner, step=other, now=at(1))
 
