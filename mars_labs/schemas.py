@@ -12,6 +12,8 @@ in. Rules JSON Schema cannot state (an answer index inside its choices) are
 checked in Python after the schema passes.
 """
 
+import uuid
+
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from jsonschema import Draft202012Validator
@@ -80,7 +82,11 @@ _URL = {
         "maxLength": "is too long",
     },
 }
-_TEXT = {"type": "string", "minLength": 1, "x-messages": {"type": "must be text", "minLength": "cannot be empty"}}
+_TEXT = {
+    "type": "string",
+    "minLength": 1,
+    "x-messages": {"type": "must be text", "minLength": "cannot be empty"},
+}
 _QUESTION = _closed(
     {
         "text": _TEXT,
@@ -97,8 +103,8 @@ _QUESTION = _closed(
             "type": "integer",
             "minimum": 0,
             "x-messages": {
-                "type": "must be the number of the correct choice",
-                "minimum": "must be the number of the correct choice",
+                "type": "must be the number of the correct choice, counting from 0, not {value!r}",
+                "minimum": "must be the number of the correct choice, counting from 0, not {value}",
             },
         },
         "explanation": {"type": "string"},
@@ -112,7 +118,10 @@ ACTIVITY_SCHEMA = _closed(
             "type": "array",
             "items": _QUESTION,
             "minItems": 1,
-            "x-messages": {"type": "must be a list of questions", "minItems": "a quiz needs at least one question"},
+            "x-messages": {
+                "type": "must be a list of questions",
+                "minItems": "a quiz needs at least one question",
+            },
         },
         "video_url": _URL,
         "simulation_url": _URL,
@@ -159,7 +168,11 @@ STEPS_SEQUENCE_SCHEMA = {
 
 _TITLES = {
     "type": "array",
-    "items": {"type": "string", "minLength": 1, "x-messages": {"type": "must be a title", "minLength": "is empty"}},
+    "items": {
+        "type": "string",
+        "minLength": 1,
+        "x-messages": {"type": "must be a title", "minLength": "is empty"},
+    },
     "x-messages": {"type": "must be a list of titles"},
 }
 MARSLABS_PROGRESS_SCHEMA = {
@@ -201,7 +214,8 @@ def _where(error, root):
 
 def _message(error, root):
     value = error.instance
-    template = error.schema.get("x-messages", {}).get(error.validator) if isinstance(error.schema, dict) else None
+    messages = error.schema.get("x-messages", {}) if isinstance(error.schema, dict) else {}
+    template = messages.get(error.validator)
     fields = {"value": value}
     if error.validator == "required":
         fields["missing"] = next((k for k in error.validator_value if k not in value), "?")
@@ -230,9 +244,12 @@ def validate_completion_criteria(value):
     if not isinstance(value, dict):
         raise SchemaError(_('Completion criteria must be an object such as {"type": "time", "value": 60}.'))
     kind = value.get("type")
-    if kind is None:
-        raise SchemaError(_("Completion criteria need a type: one of %(types)s.") % {"types": ", ".join(CRITERIA_TYPES)})
-    if kind not in CRITERIA_SCHEMAS:
+    if kind is None or kind == "":
+        raise SchemaError(
+            _("Completion criteria need a type: one of %(types)s.") % {"types": ", ".join(CRITERIA_TYPES)}
+        )
+    # isinstance first: a list or object as the type is unhashable and would crash the lookup.
+    if not isinstance(kind, str) or kind not in CRITERIA_SCHEMAS:
         raise SchemaError(
             _("Unknown completion type %(kind)r: use one of %(types)s.")
             % {"kind": kind, "types": ", ".join(CRITERIA_TYPES)}
@@ -251,10 +268,13 @@ def validate_activity(value, *, criteria=None):
             raise SchemaError(_("Question %(n)d has no correct answer marked.") % {"n": number})
     _check(ACTIVITY_SCHEMA, value, "activity")
     for number, question in enumerate(value.get("questions", []), start=1):
-        if question["answer"] >= len(question["choices"]):
+        count = len(question["choices"])
+        if question["answer"] >= count:
+            # Answers count from 0; say so, since "answer": 2 for the 2nd of two choices is the usual slip.
             raise SchemaError(
-                _("Question %(n)d: the correct answer is choice %(answer)d, but there are only %(count)d choices.")
-                % {"n": number, "answer": question["answer"] + 1, "count": len(question["choices"])}
+                _("Question %(n)d: the answer is %(answer)d, but its %(count)d choices are numbered "
+                  "0 to %(last)d.")
+                % {"n": number, "answer": question["answer"], "count": count, "last": count - 1}
             )
     if isinstance(criteria, dict) and criteria.get("type") == "quiz" and not value.get("questions"):
         raise SchemaError(_("A quiz step needs at least one question with a correct answer marked."))
@@ -267,6 +287,18 @@ def validate_learning_preferences(value):
 def validate_steps_sequence(value):
     """Shape only; LearningPath.clean() checks that every id names a real step."""
     _check(STEPS_SEQUENCE_SCHEMA, value, "steps")
+    # The schema compares spellings; one step may be spelt in upper case or
+    # without hyphens, and Python's "$" lets a trailing newline through the
+    # pattern. Compare the ids themselves.
+    seen = set()
+    for index, item in enumerate(value):
+        try:
+            step_id = uuid.UUID(item)
+        except ValueError:
+            raise SchemaError(f"steps[{index}]: {item!r} is not a step id") from None
+        if step_id in seen:
+            raise SchemaError("steps: lists the same step twice")
+        seen.add(step_id)
 
 
 def validate_marslabs_progress(value):

@@ -6,6 +6,7 @@ one line that says what to fix, rather than a traceback or a silent default.
 """
 
 import sys
+import warnings
 from pathlib import Path
 
 import environ
@@ -50,7 +51,7 @@ if not SECRET_KEY:
         _stop("SECRET_KEY is required when DEBUG is off (generate one with "
               "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`).")
     SECRET_KEY = _INSECURE_DEV_KEY
-elif not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")):
+elif not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure")):
     _stop("SECRET_KEY is too weak for production: use at least 50 random characters.")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
@@ -106,10 +107,15 @@ WSGI_APPLICATION = "mars_labs.wsgi.application"
 
 # --- Database -------------------------------------------------------------
 # SQLite is the embedded default; PostgreSQL (psycopg 3) for production.
+_DATABASE_ENGINES = {"django.db.backends.sqlite3", "django.db.backends.postgresql"}
 try:
-    DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # environ only *warns* about an unknown scheme; we refuse below
+        DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 except Exception as exc:  # environ raises several types for a malformed URL
     _stop(f"DATABASE_URL is not a database URL I understand ({exc}).")
+if DATABASES["default"].get("ENGINE") not in _DATABASE_ENGINES:
+    _stop("DATABASE_URL must look like sqlite:///path/to/db.sqlite3 or postgres://user@host:5432/name.")
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at
