@@ -24,6 +24,7 @@ Rules (DESIGN.md, "The rules live in one place"):
 
 from __future__ import annotations
 
+import datetime
 import enum
 import re
 import unicodedata
@@ -31,10 +32,13 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, FilteredRelation, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, FilteredRelation, IntegerField, OuterRef, Q, Subquery, Sum
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from curriculum.enums import StepType
 from curriculum.models import Chapter, LearningStep, Subject
 from learners.models import UserProfile
 
@@ -727,3 +731,167 @@ def overall_percentage(rollups):
     total = sum(r.steps_total for r in rollups)
     return round(100 * sum(r.steps_done for r in rollups) / total) if total else 0
 
+
+# --------------------------------------------------------------------------
+# The learner's whole curriculum: what to do next, time on task (dashboard)
+# --------------------------------------------------------------------------
+
+
+def curriculum_states(*, learner, chapters=None) -> dict:
+    """``chapter_states`` for every chapter of the learner's curriculum, in three queries whatever its size.
+
+    ``chapters`` is a Chapter queryset (default: the active chapters of the
+    learner's class plus grade-less ones, which costs one more query to read
+    the class). Prerequisite chapters outside it (another class, a retired
+    chapter) come in the same query, so ``chapter_states`` never has to look
+    them up; they decide locks but are not returned. Returns
+    ``{chapter_id: ChapterState}`` in subject order, grade-less chapters first,
+    then by order_index. Writes nothing.
+    """
+    if chapters is None:
+        chapters = _learner_chapters(learner)
+    loaded = list(
+        Chapter.objects.filter(Q(pk__in=chapters.values("pk")) | Q(pk__in=chapters.values("prerequisite_chapter")))
+        .annotate(in_curriculum=Exists(chapters.filter(pk=OuterRef("pk"))))
+        .select_related("subject")
+        .order_by("subject__order", "subject__name", "subject_id", F("grade").asc(nulls_first=True), "order_index")
+    )
+    for chapter in loaded:
+        if not chapter.in_curriculum:
+            # Only whether this outside chapter is *done* matters here, never its
+            # own lock; forgetting its prerequisite keeps chapter_states from
+            # querying a chain of chapters that are not on the page.
+            chapter.prerequisite_chapter_id = None
+    states = chapter_states(learner=learner, chapters=loaded)
+    return {pk: state for pk, state in states.items() if state.chapter.in_curriculum}
+
+
+# A learner who failed the same quiz this many times is sent back to the reading first.
+REVIEW_AFTER_FAILED_ATTEMPTS = 2
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """A step the learner can do now and why it is suggested.
+
+    ``kind`` is "next" (the next step of a subject) or "review" (read again
+    before retrying ``quiz``, a quiz failed REVIEW_AFTER_FAILED_ATTEMPTS times).
+    """
+
+    state: StepState
+    reason: str
+    kind: str = "next"
+    quiz: LearningStep | None = None
+
+    @property
+    def step(self):
+        return self.state.step
+
+
+def failed_attempts(*, progress, step) -> int:
+    """How many of the quiz attempts in ``progress`` scored below the pass mark (0 if not a quiz)."""
+    if progress is None:
+        return 0
+    criteria = criteria_for(progress, step)
+    if criteria.get("type") != "quiz":
+        return 0
+    needed = int(criteria["min_score"])
+    return sum(1 for a in (progress.progress_data or {}).get("attempts", []) if (a.get("score") or 0) < needed)
+
+
+def next_steps(*, learner, limit=3, states=None, rollups=None) -> list[Recommendation]:
+    """Up to ``limit`` steps the learner can do now, lowest-progress subject first, each with its reason.
+
+    A candidate is an available, not-done step (locked steps never appear).
+    Subjects are ranked by their roll-up percentage (ties keep subject order);
+    within a subject, chapters in textbook order. An available quiz the learner
+    has failed REVIEW_AFTER_FAILED_ATTEMPTS times is replaced by the chapter's
+    first reading step ("review Theory first").
+
+    ``states`` (from ``curriculum_states``) and ``rollups`` (from
+    ``subject_rollups``) may be passed by a page that already has them, so
+    nothing is queried twice. Writes nothing.
+    """
+    states = curriculum_states(learner=learner) if states is None else states
+    rollups = subject_rollups(learner=learner) if rollups is None else rollups
+    by_subject = {}
+    for chapter_state in states.values():
+        by_subject.setdefault(chapter_state.chapter.subject_id, []).append(chapter_state)
+    ranked = sorted(rollups, key=lambda r: r.percentage)
+    # "Lowest" only when it is: with every subject at 0 % it would single one out for nothing.
+    has_lowest = len(ranked) > 1 and ranked[0].percentage < ranked[1].percentage
+    picked, seen = [], set()
+    for rank, rollup in enumerate(ranked):
+        if rank == 0 and has_lowest:
+            reason = _("%(subject)s is your lowest subject at %(pct)d%%") % {
+                "subject": rollup.subject.name, "pct": rollup.percentage,
+            }
+        elif not rollup.steps_done:
+            reason = _("a first step in %(subject)s") % {"subject": rollup.subject.name}
+        else:
+            reason = _("next in %(subject)s (%(pct)d%% done)") % {
+                "subject": rollup.subject.name, "pct": rollup.percentage,
+            }
+        for chapter_state in by_subject.get(rollup.subject.pk, []):
+            for state in chapter_state.steps:
+                if state.is_done or not state.is_available:
+                    continue
+                item = Recommendation(state=state, reason=reason)
+                if failed_attempts(progress=state.progress, step=state.step) >= REVIEW_AFTER_FAILED_ATTEMPTS:
+                    reading = next(
+                        (s for s in chapter_state.steps
+                         if s.step.step_type == StepType.READING and s.is_available and s is not state),
+                        None,
+                    )
+                    if reading is not None:
+                        item = Recommendation(
+                            state=reading, kind="review", quiz=state.step,
+                            reason=_("you failed “%(quiz)s” twice: review “%(title)s” first") % {
+                                "quiz": state.step.title, "title": reading.step.title,
+                            },
+                        )
+                if item.step.pk in seen:
+                    continue
+                seen.add(item.step.pk)
+                picked.append(item)
+                if len(picked) >= limit:
+                    return picked
+    return picked
+
+
+@dataclass(frozen=True)
+class DayActivity:
+    """Active time on one calendar day (in the current time zone)."""
+
+    day: datetime.date
+    seconds: int
+
+    @property
+    def minutes(self):
+        """Whole minutes, but never 0 for a day with some activity (20 s shows as 1 min, not nothing)."""
+        return max(1, round(self.seconds / 60)) if self.seconds else 0
+
+
+def active_minutes_by_day(*, learner, days=14, today=None) -> list[DayActivity]:
+    """Active time per day over the last ``days`` days (today included), oldest first, zero-filled.
+
+    Summed in SQL (one query) from the learner's TIME events' ``data["seconds"]``,
+    grouped by calendar day in the current time zone. Writes nothing.
+    """
+    today = today or timezone.localdate()
+    first = today - datetime.timedelta(days=days - 1)
+    tz = timezone.get_current_timezone()
+    start = datetime.datetime.combine(first, datetime.time.min, tzinfo=tz)
+    end = datetime.datetime.combine(today + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz)
+    totals = dict(
+        ProgressEvent.objects.filter(user=learner, kind=EventKind.TIME, created_at__gte=start, created_at__lt=end)
+        .annotate(day=TruncDate("created_at", tzinfo=tz))
+        .values("day")
+        .annotate(seconds=Sum(Cast(KT("data__seconds"), IntegerField())))
+        .order_by("day")
+        .values_list("day", "seconds")
+    )
+    return [
+        DayActivity(day=day, seconds=int(totals.get(day) or 0))
+        for day in (first + datetime.timedelta(days=n) for n in range(days))
+    ]

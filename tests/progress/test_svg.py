@@ -1,0 +1,105 @@
+"""progress/svg.py and the mars_charts template tags: geometry and accessible markup."""
+
+import math
+import re
+from datetime import date, timedelta
+
+import pytest
+from django.template import Context, Template
+from django.utils import translation
+
+from progress import svg
+from progress.engine import DayActivity
+
+
+def render(source, **context):
+    return Template("{% load mars_charts %}" + source).render(Context(context))
+
+
+@pytest.mark.parametrize(("value", "expected"), [(0, 0), (45.4, 45), (45.6, 46), (100, 100), (140, 100), (-3, 0),
+                                                 (None, 0), ("abc", 0), (float("nan"), 0)])
+def test_clamp_percentage_keeps_0_to_100(value, expected):
+    assert svg.clamp_percentage(value) == expected
+
+
+def test_ring_dash_offset_matches_percentage():
+    ctx = svg.ring(25, label="Physics", size=100, stroke=10)
+    circumference = 2 * math.pi * 45
+    assert ctx["radius"] == "45"
+    assert float(ctx["circumference"]) == pytest.approx(circumference, abs=0.01)
+    # A quarter drawn: three quarters of the dash hidden.
+    assert float(ctx["offset"]) == pytest.approx(circumference * 0.75, abs=0.01)
+    assert ctx["show_arc"] is True
+
+
+def test_ring_empty_and_full_edges():
+    assert svg.ring(0, label="x")["show_arc"] is False
+    assert svg.ring(100, label="x")["offset"] == "0"
+
+
+def test_ring_numbers_use_a_dot_in_any_language():
+    with translation.override("de"):
+        html = render("{% progress_ring 33 'Chemie' 90 9 %}")
+    assert re.search(r'r="40\.5"', html)
+    assert "," not in re.search(r'stroke-dasharray="([^"]+)"', html).group(1)
+
+
+def test_progress_ring_tag_is_an_accessible_progressbar():
+    html = render("{% progress_ring 42 'Physics: 42% of steps done' %}")
+    assert 'role="progressbar"' in html
+    assert 'aria-valuenow="42"' in html
+    assert 'aria-valuemin="0"' in html
+    assert 'aria-valuemax="100"' in html
+    assert 'aria-label="Physics: 42% of steps done"' in html
+    assert "<title>Physics: 42% of steps done</title>" in html
+    assert ">42%</text>" in html
+
+
+def test_progress_ring_tag_escapes_the_label():
+    html = render("{% progress_ring 10 label %}", label='<script>"x"</script>')
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_bar_chart_scales_to_a_round_maximum():
+    start = date(2025, 3, 1)
+    ctx = svg.bar_chart([(start, 7), (start + timedelta(days=1), 0), (start + timedelta(days=2), 3)], height=120)
+    assert ctx["scale_max"] == 10
+    first, empty, third = ctx["bars"]
+    plot_height = float(ctx["baseline_y"]) - float(ctx["top_y"])
+    assert float(first["height"]) == pytest.approx(plot_height * 0.7, abs=0.01)
+    assert float(third["height"]) == pytest.approx(plot_height * 0.3, abs=0.01)
+    assert empty["is_empty"] and float(empty["height"]) == 0
+    assert ctx["total_minutes"] == 10
+    assert ctx["active_days"] == 2
+
+
+def test_bar_chart_gives_tiny_values_a_visible_sliver():
+    start = date(2025, 3, 1)
+    ctx = svg.bar_chart([(start, 1), (start + timedelta(days=1), 300)])
+    assert float(ctx["bars"][0]["height"]) >= 2
+
+
+def test_bar_chart_with_no_activity_draws_no_bars():
+    start = date(2025, 3, 1)
+    ctx = svg.bar_chart([(start + timedelta(days=n), 0) for n in range(14)])
+    assert ctx["scale_max"] == 0
+    assert all(bar["is_empty"] for bar in ctx["bars"])
+
+
+def test_activity_chart_tag_has_a_text_alternative_listing_every_day():
+    today = date(2025, 3, 14)
+    days = [DayActivity(day=today - timedelta(days=13 - n), seconds=0) for n in range(14)]
+    days[-1] = DayActivity(day=today, seconds=12 * 60)
+    days[0] = DayActivity(day=today - timedelta(days=13), seconds=90)
+    html = render("{% activity_chart days today %}", days=days, today=today)
+    table = re.search(r'<div class="visually-hidden"><table>(.*?)</table></div>', html, re.S).group(1)
+    rows = re.findall(r'<tr><th scope="row">([^<]+)</th><td>(\d+)</td></tr>', table)
+    assert len(rows) == 14
+    assert rows[0] == ("Saturday 1 March", "2")
+    assert rows[-1] == ("Friday 14 March", "12")
+    assert '<svg viewBox="0 0 280 120"' in html
+    assert 'aria-hidden="true"' in html
+    assert html.count("<rect ") == 2
+    assert 'class="bar bar-today"' in html
+    assert "14 min on 2 days" in html
