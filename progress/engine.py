@@ -34,7 +34,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Exists, F, FilteredRelation, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, TruncDate
+from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -43,7 +43,7 @@ from curriculum.models import Chapter, LearningStep, Subject
 from learners.models import UserProfile
 
 from .enums import DONE_STATUSES, EventKind, Status
-from .models import LearningProgress, ProgressEvent
+from .models import LearningProgress, Progress, ProgressEvent
 
 
 class Outcome(enum.StrEnum):
@@ -895,3 +895,211 @@ def active_minutes_by_day(*, learner, days=14, today=None) -> list[DayActivity]:
         DayActivity(day=day, seconds=int(totals.get(day) or 0))
         for day in (first + datetime.timedelta(days=n) for n in range(days))
     ]
+
+
+# --------------------------------------------------------------------------
+# MARS-labs documents (legacy import and the compatible API)
+# --------------------------------------------------------------------------
+
+# MARS-labs keyed subjects by short codes, but clients also sent full names.
+SUBJECT_ALIASES = {
+    "physics": "phy", "phys": "phy",
+    "chemistry": "chem",
+    "maths": "math", "mathematics": "math",
+    "biology": "bio",
+}
+
+
+def normalise_title(text):
+    """Titles match after normalising case, punctuation and spacing: "ohms law" = "Ohm's Law"."""
+    text = unicodedata.normalize("NFKC", str(text)).casefold()
+    text = re.sub(r"['’`]", "", text)  # "Ohm's" -> "ohms", not "ohm s"
+    text = re.sub(r"[^\w]+", " ", text)
+    return " ".join(text.split())
+
+
+@dataclass
+class ApplyReport:
+    """What applying one MARS-labs document did."""
+
+    document_id: int
+    completed: int = 0  # steps newly completed
+    already_done: int = 0
+    unmatched: list = field(default_factory=list)  # [{"subject", "list", "title", "reason"}]
+
+
+class _ChapterIndex:
+    """Chapters by (subject code, normalised title), steps by chapter and type: two queries in all."""
+
+    def __init__(self):
+        self.subject_codes = set(Subject.objects.values_list("code", flat=True))
+        self.chapters = {}
+        for chapter in Chapter.objects.select_related("subject").only("id", "grade", "title", "subject__code"):
+            self.chapters.setdefault((chapter.subject.code, normalise_title(chapter.title)), []).append(chapter)
+        self.steps = {}
+        for step_id, chapter_id, step_type in LearningStep.objects.values_list("id", "chapter_id", "step_type"):
+            self.steps.setdefault((chapter_id, step_type), []).append(step_id)
+
+    def subject_code(self, key):
+        key = str(key).strip().casefold()
+        code = SUBJECT_ALIASES.get(key, key)
+        return code if code in self.subject_codes else None
+
+    def chapter(self, code, title, grade):
+        """The chapter of that title, preferring the document's class, then grade-less, then any."""
+        found = self.chapters.get((code, normalise_title(title)), [])
+        for wanted in (grade, None):
+            for chapter in found:
+                if chapter.grade == wanted:
+                    return chapter
+        return found[0] if found else None
+
+
+# Which steps each MARS-labs list completes.
+_LIST_STEP_TYPES = {"completed_experiments": "interactive", "completed_quizzes": "quiz"}
+
+
+def _document_targets(index, document, report):
+    """The step ids one document completes; what matches nothing goes into ``report.unmatched``."""
+    data = document.progress_data or {}
+    grade = data.get("class")
+    grade = int(grade) if str(grade).isdigit() else None
+    targets = set()
+    for key, lists in (data.get("subject_progress") or {}).items():
+        code = index.subject_code(key)
+        for list_name, step_type in _LIST_STEP_TYPES.items():
+            for title in (lists or {}).get(list_name) or []:
+                entry = {"subject": key, "list": list_name, "title": title}
+                if code is None:
+                    report.unmatched.append({**entry, "reason": _("no subject with code %(code)r") % {"code": key}})
+                    continue
+                chapter = index.chapter(code, title, grade)
+                if chapter is None:
+                    report.unmatched.append({**entry, "reason": _("no chapter with this title")})
+                    continue
+                steps = index.steps.get((chapter.pk, step_type), [])
+                if not steps:
+                    report.unmatched.append(
+                        {**entry, "reason": _("chapter '%(title)s' has no %(type)s step")
+                         % {"title": chapter.title, "type": step_type}}
+                    )
+                targets.update(steps)
+    return targets
+
+
+def apply_marslabs_documents(*, documents, actor=None, now=None) -> list[ApplyReport]:
+    """Apply stored MARS-labs documents (Progress rows) to LearningProgress, in bulk.
+
+    ``completed_experiments`` completes the interactive steps of the chapter
+    with that title in that subject, ``completed_quizzes`` its quiz steps.
+    Imported completions bypass locks (the learner did the work elsewhere)
+    and are marked ``imported`` in progress_data and in their COMPLETED event.
+    Several documents for one learner are unioned. Entries that match nothing
+    are saved on each document's ``unmatched``; ``applied_at`` is set. A
+    document's ``class`` fills the learner's grade when it is unset.
+    Running it again changes nothing. A fixed number of queries per batch.
+    """
+    now = now or timezone.now()
+    documents = list(documents)
+    if not documents:
+        return []
+    index = _ChapterIndex()
+    reports, wanted = [], {}
+    for document in documents:
+        report = ApplyReport(document_id=document.pk)
+        for step_id in _document_targets(index, document, report):
+            wanted.setdefault((document.user_id, step_id), document.pk)
+        reports.append(report)
+    by_document = {r.document_id: r for r in reports}
+    user_ids = {d.user_id for d in documents}
+    with transaction.atomic():
+        existing = {
+            (row.user_id, row.step_id): row
+            for row in LearningProgress.objects.select_for_update().filter(
+                user_id__in=user_ids, step_id__in={step for _user, step in wanted}
+            )
+        }
+        new_rows, updated_rows, events = [], [], []
+        for (user_id, step_id), document_id in wanted.items():
+            row = existing.get((user_id, step_id))
+            if row is not None and row.status == Status.COMPLETED:
+                by_document[document_id].already_done += 1
+                continue
+            if row is None:
+                row = LearningProgress(user_id=user_id, step_id=step_id, progress_data={})
+                new_rows.append(row)
+            else:
+                updated_rows.append(row)
+            row.status = Status.COMPLETED
+            row.started_at = row.started_at or now
+            row.completed_at = now
+            row.completion_percentage = 100
+            row.progress_data = {**(row.progress_data or {}), "imported": "marslabs", "document": document_id}
+            by_document[document_id].completed += 1
+            events.append(ProgressEvent(
+                user_id=user_id, step_id=step_id, kind=EventKind.COMPLETED, actor=actor,
+                reason=_("imported from MARS-labs"), data={"imported": "marslabs", "document": document_id},
+            ))
+        LearningProgress.objects.bulk_create(new_rows, batch_size=2000)
+        LearningProgress.objects.bulk_update(
+            updated_rows, ["status", "started_at", "completed_at", "completion_percentage", "progress_data",
+                           "updated_at"], batch_size=2000,
+        )
+        ProgressEvent.objects.bulk_create(events, batch_size=2000)
+        for document in documents:
+            document.unmatched = by_document[document.pk].unmatched
+            document.applied_at = now
+        Progress.objects.bulk_update(documents, ["unmatched", "applied_at"], batch_size=2000)
+        grades = {}
+        for document in documents:
+            grade = (document.progress_data or {}).get("class")
+            if str(grade).isdigit() and 1 <= int(grade) <= 12:
+                grades.setdefault(int(grade), set()).add(document.user_id)
+        for grade, users in grades.items():
+            UserProfile.objects.filter(user_id__in=users, grade__isnull=True).update(grade=grade)
+    return reports
+
+
+def apply_marslabs_document(*, document, actor=None, now=None) -> ApplyReport:
+    """Apply one stored MARS-labs document; see ``apply_marslabs_documents``."""
+    return apply_marslabs_documents(documents=[document], actor=actor, now=now)[0]
+
+
+def marslabs_document_for(*, learner) -> dict:
+    """The learner's progress in MARS-labs' shape, derived from LearningProgress (one query + grade).
+
+    A chapter title is listed under ``completed_experiments`` when all its
+    interactive steps are done, under ``completed_quizzes`` when all its quiz
+    steps are done (chapters without such steps are left out of that list).
+    """
+    grade = UserProfile.objects.filter(user=learner).values_list("grade", flat=True).first()
+    done_row = LearningProgress.objects.filter(user=learner, step=OuterRef("pk"), status__in=DONE_STATUSES)
+
+    def steps_of_type(step_type, *, done=False):
+        steps = LearningStep.objects.filter(chapter=OuterRef("pk"), step_type=step_type)
+        if done:
+            steps = steps.filter(Exists(done_row))
+        return Coalesce(Subquery(steps.order_by().values("chapter").annotate(n=Count("pk")).values("n")), 0)
+
+    chapters = (
+        Chapter.objects.for_grade(grade)
+        .annotate(
+            labs=steps_of_type("interactive"),
+            labs_done=steps_of_type("interactive", done=True),
+            quizzes=steps_of_type("quiz"),
+            quizzes_done=steps_of_type("quiz", done=True),
+        )
+        .order_by("subject__order", "subject__code", "order_index")
+        .values_list("subject__code", "title", "labs", "labs_done", "quizzes", "quizzes_done")
+    )
+    subjects = {}
+    for code, title, labs, labs_done, quizzes, quizzes_done in chapters:
+        entry = subjects.setdefault(code, {"completed_experiments": [], "completed_quizzes": []})
+        if labs and labs == labs_done:
+            entry["completed_experiments"].append(title)
+        if quizzes and quizzes == quizzes_done:
+            entry["completed_quizzes"].append(title)
+    document = {"subject_progress": subjects}
+    if grade:
+        document = {"class": grade, **document}
+    return document
