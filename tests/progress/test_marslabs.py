@@ -59,9 +59,10 @@ def test_apply_keeps_unmatched_entries_with_reasons(ohms_law):
     report = engine.apply_marslabs_document(document=doc)
 
     doc.refresh_from_db()
+    experiments = {"list": "completed_experiments"}
     assert doc.unmatched == report.unmatched == [
-        {"subject": "phy", "list": "completed_experiments", "title": "Lenz law", "reason": "no chapter with this title"},
-        {"subject": "geo", "list": "completed_experiments", "title": "Volcanoes", "reason": "no subject with code 'geo'"},
+        {"subject": "phy", **experiments, "title": "Lenz law", "reason": "no chapter with this title"},
+        {"subject": "geo", **experiments, "title": "Volcanoes", "reason": "no subject with code 'geo'"},
     ]
     assert doc.progress_data["subject_progress"]["geo"] == {"completed_experiments": ["Volcanoes"]}  # verbatim
 
