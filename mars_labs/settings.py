@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "learners",
     "curriculum",
     "progress",
+    "api",
 ]
 
 MIDDLEWARE = [
