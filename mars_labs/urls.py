@@ -20,6 +20,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
+    path("reports/", include("progress.report_urls")),
     path("", include("learners.urls")),
     path("", include("progress.urls")),
 ]
