@@ -293,8 +293,10 @@ def _locked_row(learner, step):
     return LearningProgress.objects.select_for_update().get(user=learner, step=step)
 
 
-def _log(*, learner, step, kind, actor=None, reason="", **data):
-    return ProgressEvent.objects.create(user=learner, step=step, kind=kind, actor=actor, reason=reason, data=data)
+def _log(*, learner, step, kind, actor=None, reason="", now=None, **data):
+    return ProgressEvent.objects.create(
+        user=learner, step=step, kind=kind, actor=actor, reason=reason, data=data, created_at=now or timezone.now()
+    )
 
 
 def _start(row, step, now):
@@ -302,7 +304,7 @@ def _start(row, step, now):
     row.status = Status.IN_PROGRESS
     row.started_at = row.started_at or now
     row.progress_data = {**(row.progress_data or {}), "criteria": step.required_completion_criteria}
-    _log(learner=row.user, step=step, kind=EventKind.STARTED)
+    _log(now=now, learner=row.user, step=step, kind=EventKind.STARTED)
 
 
 def _settle(row, step, now, *, event_data=None):
@@ -319,7 +321,7 @@ def _settle(row, step, now, *, event_data=None):
         row.completed_at = now
         row.completion_percentage = 100
         completed_now = True
-        _log(learner=row.user, step=step, kind=EventKind.COMPLETED, **(event_data or {}))
+        _log(now=now, learner=row.user, step=step, kind=EventKind.COMPLETED, **(event_data or {}))
     row.save()
     return completed_now, reason
 
@@ -395,7 +397,7 @@ def record_active_time(*, learner, step, seconds, now=None) -> Result:
             return Result(Outcome.UNCHANGED, row.progress_data.get("reason", ""), progress=row,
                           details={"credited": 0})
         row.progress_data["active_seconds"] = int(row.progress_data.get("active_seconds", 0)) + credit
-        _log(learner=learner, step=step, kind=EventKind.TIME, seconds=credit)
+        _log(now=now, learner=learner, step=step, kind=EventKind.TIME, seconds=credit)
         completed, reason = _settle(row, step, now)
     return Result(Outcome.CHANGED, reason, progress=row, completed=completed, details={"credited": credit})
 
@@ -459,7 +461,7 @@ def submit_quiz(*, learner, step, answers, now=None) -> Result:
         attempt = {"answers": {str(k): v for k, v in cleaned.items()}, "score": score, "at": now.isoformat()}
         data["attempts"] = [*data.get("attempts", []), attempt]
         data["best_score"] = max(score, data.get("best_score") or 0)
-        _log(learner=learner, step=step, kind=EventKind.ANSWERED, score=score, attempt=len(data["attempts"]))
+        _log(now=now, learner=learner, step=step, kind=EventKind.ANSWERED, score=score, attempt=len(data["attempts"]))
         completed, reason = _settle(row, step, now, event_data={"score": score})
     return Result(
         Outcome.CHANGED, reason, progress=row, completed=completed,
@@ -506,7 +508,7 @@ def submit_answer(*, learner, step, answer, now=None) -> Result:
         data["submissions"] = [*data.get("submissions", []), {"answer": answer, "right": right, "at": now.isoformat()}]
         if right and data.get("accepted_answer") is None:
             data["accepted_answer"] = answer
-        _log(learner=learner, step=step, kind=EventKind.ANSWERED, right=right)
+        _log(now=now, learner=learner, step=step, kind=EventKind.ANSWERED, right=right)
         completed, reason = _settle(row, step, now)
     return Result(Outcome.CHANGED, reason, progress=row, completed=completed, details={"right": right})
 
@@ -561,7 +563,7 @@ def report_external(*, learner, step, completed=True, score=None, reporter=None,
         data["external_reports"] = [*data.get("external_reports", []), report]
         if completed:
             data["external_completed"] = True
-        _log(learner=learner, step=step, kind=EventKind.ANSWERED, actor=reporter, external=True, **report)
+        _log(now=now, learner=learner, step=step, kind=EventKind.ANSWERED, actor=reporter, external=True, **report)
         done_now, reason = _settle(row, step, now)
     return Result(Outcome.CHANGED, reason, progress=row, completed=done_now)
 
@@ -600,7 +602,7 @@ def skip_step(*, learner, step, reason, actor=None, now=None) -> Result:
         row.started_at = row.started_at or now
         row.progress_data["reason"] = str(reason)
         row.save()
-        _log(learner=learner, step=step, kind=EventKind.SKIPPED, actor=actor, reason=str(reason))
+        _log(now=now, learner=learner, step=step, kind=EventKind.SKIPPED, actor=actor, reason=str(reason))
     return Result(Outcome.CHANGED, str(reason), progress=row)
 
 
@@ -623,7 +625,7 @@ def reset(*, learner, step, actor, reason, now=None) -> Result:
         if row is None or (row.status == Status.NOT_STARTED and not row.progress_data):
             return Result(Outcome.UNCHANGED, _("nothing to reset"), progress=row)
         _log(
-            learner=learner, step=step, kind=EventKind.RESET, actor=actor, reason=str(reason),
+            now=now, learner=learner, step=step, kind=EventKind.RESET, actor=actor, reason=str(reason),
             previous={"status": row.status, "completion_percentage": row.completion_percentage,
                       "progress_data": row.progress_data},
         )
@@ -658,7 +660,7 @@ def force_complete(*, learner, step, actor, reason, now=None) -> Result:
         row.completion_percentage = 100
         row.progress_data["reason"] = str(reason)
         row.save()
-        _log(learner=learner, step=step, kind=EventKind.OVERRIDE, actor=actor, reason=str(reason),
+        _log(now=now, learner=learner, step=step, kind=EventKind.OVERRIDE, actor=actor, reason=str(reason),
              status=Status.COMPLETED)
     return Result(Outcome.CHANGED, str(reason), progress=row, completed=True)
 
@@ -1037,7 +1039,7 @@ def apply_marslabs_documents(*, documents, actor=None, now=None) -> list[ApplyRe
             row.progress_data = {**(row.progress_data or {}), "imported": "marslabs", "document": document_id}
             by_document[document_id].completed += 1
             events.append(ProgressEvent(
-                user_id=user_id, step_id=step_id, kind=EventKind.COMPLETED, actor=actor,
+                user_id=user_id, step_id=step_id, kind=EventKind.COMPLETED, actor=actor, created_at=now,
                 reason=_("imported from MARS-labs"), data={"imported": "marslabs", "document": document_id},
             ))
         LearningProgress.objects.bulk_create(new_rows, batch_size=2000)

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from mars_labs.schemas import SchemaError, validate_marslabs_progress, validate_steps_sequence
@@ -142,7 +143,9 @@ class ProgressEvent(models.Model):
     )
     reason = models.TextField(_("reason"), blank=True)
     data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=False)
+    # default, not auto_now_add: the engine stamps each event with the same
+    # "now" as the change it records (and importers with the original time).
+    created_at = models.DateTimeField(default=timezone.now, db_index=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
