@@ -21,6 +21,9 @@ class User(AbstractUser):
     """
 
     age = models.PositiveSmallIntegerField(_("age"), null=True, blank=True, validators=[MaxValueValidator(120)])
+    # The User.id this learner had in a MARS-labs database (import_marslabs), so a
+    # second import finds them again instead of creating a duplicate.
+    legacy_id = models.PositiveIntegerField(_("MARS-labs id"), null=True, blank=True, unique=True, editable=False)
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
