@@ -13,6 +13,10 @@ from mars_labs.schemas import SchemaError, validate_activity, validate_completio
 from .enums import StepType
 
 
+# Only these can be left out of a path: quizzes, exercises and labs are how learning is checked.
+OPTIONAL_STEP_TYPES = (StepType.READING, StepType.VIDEO)
+
+
 def default_completion_criteria():
     return {"type": "time", "value": 60}
 
@@ -147,6 +151,10 @@ class LearningStep(models.Model):
         _("activity"), default=dict, blank=True,
         help_text=_("Quiz questions, video or simulation address, expected answer."),
     )
+    optional_for_intermediate = models.BooleanField(
+        _("optional for intermediate learners"), default=False,
+        help_text=_("Left out of intermediate learners' personalized paths. Only reading and video steps."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -158,6 +166,10 @@ class LearningStep(models.Model):
             models.CheckConstraint(condition=Q(step_type__in=StepType.values), name="step_type_valid"),
             models.CheckConstraint(
                 condition=~Q(prerequisite_step=models.F("id")), name="step_not_own_prerequisite"
+            ),
+            models.CheckConstraint(
+                condition=Q(optional_for_intermediate=False) | Q(step_type__in=OPTIONAL_STEP_TYPES),
+                name="step_optional_only_reading_or_video",
             ),
         ]
 
@@ -183,5 +195,7 @@ class LearningStep(models.Model):
             errors["activity"] = exc.messages
         if self.prerequisite_step_id and self.prerequisite_step_id == self.pk:
             errors["prerequisite_step"] = [_("A step cannot be its own prerequisite.")]
+        if self.optional_for_intermediate and self.step_type not in OPTIONAL_STEP_TYPES:
+            errors["optional_for_intermediate"] = [_("Only reading and video steps can be optional.")]
         if errors:
             raise ValidationError(errors)

@@ -6,3 +6,6 @@ class ProgressConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "progress"
     verbose_name = _("Progress")
+
+    def ready(self):
+        from . import signals  # noqa: F401

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from curriculum.enums import StepType
 from curriculum.models import Chapter, LearningStep, Subject
 from learners.models import UserProfile
 
+from . import paths as learning_paths
 from .enums import DONE_STATUSES, EventKind, Status
 from .models import LearningProgress, Progress, ProgressEvent
 
@@ -82,6 +84,8 @@ class StepState:
     step: LearningStep
     progress: LearningProgress | None
     lock_reason: str = ""
+    test_out: bool = False  # open early: the learner's path lets them test out of the chapter with it
+    remedial: list = field(default_factory=list)  # the learner's active remedial paths listing this step
 
     @property
     def status(self):
@@ -131,28 +135,31 @@ class ChapterState:
         return next((s for s in self.steps if s.step.pk == step_id), None)
 
 
-def _chapter_done_ids(learner, chapter_ids):
-    """Ids among ``chapter_ids`` whose every step this learner has done (one query).
+def _outside_chapters(learner, chapter_ids):
+    """``{id: (title, done)}`` for chapters among ``chapter_ids`` (one query).
 
-    An inactive prerequisite chapter counts as done: a teacher who retires a
-    chapter must not lock everything after it forever.
+    Done means every step done. An inactive prerequisite chapter counts as
+    done: a teacher who retires a chapter must not lock everything after it forever.
     """
     if not chapter_ids:
-        return set()
+        return {}
     undone_step = LearningStep.objects.filter(chapter=OuterRef("pk")).exclude(
         Exists(LearningProgress.objects.filter(step=OuterRef("pk"), user=learner, status__in=DONE_STATUSES))
     )
-    return set(
+    rows = (
         Chapter.objects.filter(pk__in=chapter_ids)
-        .filter(Q(is_active=False) | ~Exists(undone_step))
-        .values_list("pk", flat=True)
+        .annotate(all_done=~Exists(undone_step))
+        .values_list("pk", "title", "is_active", "all_done")
     )
+    return {pk: (title, all_done or not is_active) for pk, title, is_active, all_done in rows}
 
 
-def chapter_states(*, learner, chapters) -> dict:
-    """Each chapter's steps with the learner's progress and lock reason, in three queries.
+def chapter_states(*, learner, chapters, paths=None) -> dict:
+    """Each chapter's steps with the learner's progress and lock reason, in four queries.
 
-    ``chapters`` is a list (or queryset) of Chapter objects. Returns
+    ``chapters`` is a list (or queryset) of Chapter objects; ``paths`` is
+    ``learning_paths.active_paths(learner=...)`` when the caller has it (else
+    one query reads it: a test-out quiz opens early). Returns
     ``{chapter_id: ChapterState}``; steps are in order_index order.
     """
     chapters = list(chapters)
@@ -174,9 +181,9 @@ def chapter_states(*, learner, chapters) -> dict:
         )
     }
     prereq_ids = {c.prerequisite_chapter_id for c in chapters if c.prerequisite_chapter_id}
-    outside_prereqs = prereq_ids - set(by_id)
-    done_outside = _chapter_done_ids(learner, outside_prereqs)
-    prereq_titles = dict(Chapter.objects.filter(pk__in=outside_prereqs).values_list("pk", "title"))
+    outside = _outside_chapters(learner, prereq_ids - set(by_id))
+    main_path, remedial = paths if paths is not None else learning_paths.active_paths(learner=learner)
+    test_out_ids = learning_paths.test_out_step_ids(main_path)
 
     def is_done(step_id):
         row = rows.get(step_id)
@@ -185,13 +192,14 @@ def chapter_states(*, learner, chapters) -> dict:
     states = {c.pk: ChapterState(chapter=c, steps=[]) for c in chapters}
     for step in steps:
         step.chapter = by_id[step.chapter_id]  # avoid a query per step for step.chapter
-        states[step.chapter_id].steps.append(StepState(step=step, progress=rows.get(step.pk)))
+        listed_in = [p for p in remedial if str(step.pk) in p.step_notes or str(step.pk) in p.steps_sequence]
+        states[step.chapter_id].steps.append(StepState(step=step, progress=rows.get(step.pk), remedial=listed_in))
 
     def chapter_done(chapter_id):
         if chapter_id in states:
             inner = states[chapter_id]
             return not inner.chapter.is_active or all(s.is_done for s in inner.steps)
-        return chapter_id in done_outside
+        return outside.get(chapter_id, ("?", False))[1]
 
     for state in states.values():
         chapter = state.chapter
@@ -201,7 +209,7 @@ def chapter_states(*, learner, chapters) -> dict:
             title = (
                 states[chapter.prerequisite_chapter_id].chapter.title
                 if chapter.prerequisite_chapter_id in states
-                else prereq_titles.get(chapter.prerequisite_chapter_id, "?")
+                else outside.get(chapter.prerequisite_chapter_id, ("?", False))[0]
             )
             state.lock_reason = _("locked: finish the chapter '%(title)s' first") % {"title": title}
         previous = None
@@ -209,6 +217,11 @@ def chapter_states(*, learner, chapters) -> dict:
             step = step_state.step
             if state.lock_reason:
                 step_state.lock_reason = state.lock_reason
+            elif (
+                str(step.pk) in test_out_ids and not step_state.is_done
+                and not (step_state.progress and step_state.progress.progress_data.get("attempts"))
+            ):
+                step_state.test_out = True  # its first attempt may come before the rest of the chapter
             elif previous and not previous.is_done:
                 step_state.lock_reason = _("locked: finish '%(title)s' first") % {"title": previous.step.title}
             elif step.prerequisite_step_id and not is_done(step.prerequisite_step_id):
@@ -243,8 +256,8 @@ def evaluate(*, progress, step):
     kind = criteria.get("type")
     if kind == "time":
         needed = int(criteria["value"])
-        have = int(data.get("active_seconds", 0))
-        if have >= needed:
+        have = int(data.get("active_seconds", 0))  # whole seconds shown; tenths kept in progress_data
+        if data.get("active_seconds", 0) >= needed:
             return True, 100, _("%(have)d of %(needed)d seconds") % {"have": have, "needed": needed}
         return (
             False,
@@ -293,9 +306,9 @@ def _locked_row(learner, step):
     return LearningProgress.objects.select_for_update().get(user=learner, step=step)
 
 
-def _log(*, learner, step, kind, actor=None, reason="", now=None, **data):
+def _log(*, user_id, step, kind, actor=None, reason="", now=None, **data):
     return ProgressEvent.objects.create(
-        user=learner, step=step, kind=kind, actor=actor, reason=reason, data=data, created_at=now or timezone.now()
+        user_id=user_id, step=step, kind=kind, actor=actor, reason=reason, data=data, created_at=now or timezone.now()
     )
 
 
@@ -304,7 +317,7 @@ def _start(row, step, now):
     row.status = Status.IN_PROGRESS
     row.started_at = row.started_at or now
     row.progress_data = {**(row.progress_data or {}), "criteria": step.required_completion_criteria}
-    _log(now=now, learner=row.user, step=step, kind=EventKind.STARTED)
+    _log(now=now, user_id=row.user_id, step=step, kind=EventKind.STARTED)
 
 
 def _settle(row, step, now, *, event_data=None):
@@ -321,7 +334,7 @@ def _settle(row, step, now, *, event_data=None):
         row.completed_at = now
         row.completion_percentage = 100
         completed_now = True
-        _log(now=now, learner=row.user, step=step, kind=EventKind.COMPLETED, **(event_data or {}))
+        _log(now=now, user_id=row.user_id, step=step, kind=EventKind.COMPLETED, **(event_data or {}))
     row.save()
     return completed_now, reason
 
@@ -335,13 +348,13 @@ def _refuse(outcome, reason, progress=None):
 def _guarded(learner, step):
     """Shared opening of every learner write: the lock check, then the locked row.
 
-    Returns ``(row, None)`` or ``(None, Result)`` when the step is locked.
-    Must run inside ``transaction.atomic()``.
+    Returns ``(state, row, None)``, or ``(state, None, Result)`` when the step
+    is locked. Must run inside ``transaction.atomic()``.
     """
     state = step_state(learner=learner, step=step)
     if state.lock_reason:
-        return None, _refuse(Outcome.LOCKED, state.lock_reason, state.progress)
-    return _locked_row(learner, step), None
+        return state, None, _refuse(Outcome.LOCKED, state.lock_reason, state.progress)
+    return state, _locked_row(learner, step), None
 
 
 def open_step(*, learner, step, now=None) -> Result:
@@ -353,10 +366,14 @@ def open_step(*, learner, step, now=None) -> Result:
     """
     now = now or timezone.now()
     with transaction.atomic():
-        row, refused = _guarded(learner, step)
+        # The profile first: every write locks profile, then progress row, so
+        # a heartbeat and an open never wait on each other in opposite order.
+        UserProfile.objects.filter(user=learner).update(viewing_step=step, last_heartbeat_at=now)
+        state, row, refused = _guarded(learner, step)
         if refused:
             return refused
-        UserProfile.objects.filter(user=learner).update(viewing_step=step, last_heartbeat_at=now)
+        if state.remedial:
+            learning_paths.mark_reviewed(remedial=state.remedial, step=step)
         if row.status != Status.NOT_STARTED:
             return Result(Outcome.UNCHANGED, row.progress_data.get("reason", ""), progress=row)
         _start(row, step, now)
@@ -381,23 +398,27 @@ def record_active_time(*, learner, step, seconds, now=None) -> Result:
     if not 0 <= claimed <= 24 * 3600 or claimed != claimed:  # NaN is not equal to itself
         return Result(Outcome.INVALID, _("seconds must be between 0 and 86400"))
     with transaction.atomic():
+        state = step_state(learner=learner, step=step)
+        if state.lock_reason:
+            return _refuse(Outcome.LOCKED, state.lock_reason, state.progress)
         profile = UserProfile.objects.select_for_update().get(user=learner)
         if profile.viewing_step_id != step.pk:
-            return _refuse(Outcome.INVALID, _("this is not the step you are viewing: open it again"))
-        row, refused = _guarded(learner, step)
-        if refused:
-            return refused
+            # A late beat from a page the learner has left: not an error, just no credit.
+            return _refuse(Outcome.UNCHANGED, _("this is not the step you are viewing: open it again"))
+        row = _locked_row(learner, step)
         if row.status == Status.NOT_STARTED:
             return _refuse(Outcome.INVALID, _("open the step first"))
         elapsed = (now - profile.last_heartbeat_at).total_seconds() if profile.last_heartbeat_at else 0
-        credit = int(max(0, min(claimed, elapsed, settings.HEARTBEAT_MAX_SECONDS)))
+        # Tenths of a second, rounded down: never more than the wall clock, and
+        # network jitter (15.0 claimed, 14.9 elapsed) costs a learner nothing.
+        credit = math.floor(10 * max(0.0, min(claimed, elapsed, settings.HEARTBEAT_MAX_SECONDS))) / 10
         profile.last_heartbeat_at = now
         profile.save(update_fields=["last_heartbeat_at"])
         if credit == 0:
             return Result(Outcome.UNCHANGED, row.progress_data.get("reason", ""), progress=row,
                           details={"credited": 0})
-        row.progress_data["active_seconds"] = int(row.progress_data.get("active_seconds", 0)) + credit
-        _log(now=now, learner=learner, step=step, kind=EventKind.TIME, seconds=credit)
+        row.progress_data["active_seconds"] = round(row.progress_data.get("active_seconds", 0) + credit, 1)
+        _log(now=now, user_id=learner.pk, step=step, kind=EventKind.TIME, seconds=credit)
         completed, reason = _settle(row, step, now)
     return Result(Outcome.CHANGED, reason, progress=row, completed=completed, details={"credited": credit})
 
@@ -452,7 +473,7 @@ def submit_quiz(*, learner, step, answers, now=None) -> Result:
     correct = [cleaned[i] == q["answer"] for i, q in enumerate(questions)]
     score = round(100 * sum(correct) / len(questions))
     with transaction.atomic():
-        row, refused = _guarded(learner, step)
+        state, row, refused = _guarded(learner, step)
         if refused:
             return refused
         if row.status == Status.NOT_STARTED:
@@ -461,8 +482,18 @@ def submit_quiz(*, learner, step, answers, now=None) -> Result:
         attempt = {"answers": {str(k): v for k, v in cleaned.items()}, "score": score, "at": now.isoformat()}
         data["attempts"] = [*data.get("attempts", []), attempt]
         data["best_score"] = max(score, data.get("best_score") or 0)
-        _log(now=now, learner=learner, step=step, kind=EventKind.ANSWERED, score=score, attempt=len(data["attempts"]))
+        _log(now=now, user_id=learner.pk, step=step, kind=EventKind.ANSWERED, score=score,
+             attempt=len(data["attempts"]))
         completed, reason = _settle(row, step, now, event_data={"score": score})
+        passed = score >= int(criteria_for(row, step).get("min_score", 101))
+        if state.test_out:
+            _after_test_out(learner=learner, quiz=step, passed=passed, now=now)
+        if passed:
+            learning_paths.end_remedial(learner=learner, chapter=step.chapter, now=now)
+        else:
+            learning_paths.propose_remedial(
+                learner=learner, quiz=step, failed=failed_attempts(progress=row, step=step), now=now
+            )
     return Result(
         Outcome.CHANGED, reason, progress=row, completed=completed,
         details={
@@ -474,6 +505,23 @@ def submit_quiz(*, learner, step, answers, now=None) -> Result:
             "right_answers": [q["answer"] for q in questions],
         },
     )
+
+
+def _after_test_out(*, learner, quiz, passed, now):
+    """A test-out attempt: passing skips the rest of the chapter ("tested out"), failing restores it."""
+    main_path, _remedial = learning_paths.active_paths(learner=learner)
+    chapter_steps = list(quiz.chapter.steps.order_by("order_index"))
+    for step in learning_paths.after_test_out(
+        learner=learner, main_path=main_path, quiz=quiz, passed=passed, chapter_steps=chapter_steps, now=now
+    ):
+        row = _locked_row(learner, step)
+        if row.status in DONE_STATUSES:
+            continue
+        row.status = Status.SKIPPED
+        row.started_at = row.started_at or now
+        row.progress_data["reason"] = learning_paths.TESTED_OUT
+        row.save()
+        _log(now=now, user_id=learner.pk, step=step, kind=EventKind.SKIPPED, reason=learning_paths.TESTED_OUT)
 
 
 def _normalise_answer(text):
@@ -499,7 +547,7 @@ def submit_answer(*, learner, step, answer, now=None) -> Result:
     expected = (step.activity or {}).get("expected_answer")
     right = expected is None or _normalise_answer(answer) == _normalise_answer(expected)
     with transaction.atomic():
-        row, refused = _guarded(learner, step)
+        state, row, refused = _guarded(learner, step)
         if refused:
             return refused
         if row.status == Status.NOT_STARTED:
@@ -508,7 +556,7 @@ def submit_answer(*, learner, step, answer, now=None) -> Result:
         data["submissions"] = [*data.get("submissions", []), {"answer": answer, "right": right, "at": now.isoformat()}]
         if right and data.get("accepted_answer") is None:
             data["accepted_answer"] = answer
-        _log(now=now, learner=learner, step=step, kind=EventKind.ANSWERED, right=right)
+        _log(now=now, user_id=learner.pk, step=step, kind=EventKind.ANSWERED, right=right)
         completed, reason = _settle(row, step, now)
     return Result(Outcome.CHANGED, reason, progress=row, completed=completed, details={"right": right})
 
@@ -521,7 +569,7 @@ def mark_done(*, learner, step, now=None) -> Result:
     """
     now = now or timezone.now()
     with transaction.atomic():
-        row, refused = _guarded(learner, step)
+        state, row, refused = _guarded(learner, step)
         if refused:
             return refused
         if row.status == Status.COMPLETED:
@@ -550,7 +598,7 @@ def report_external(*, learner, step, completed=True, score=None, reporter=None,
     if score is not None and (isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 100):
         return Result(Outcome.INVALID, _("score must be a number from 0 to 100"))
     with transaction.atomic():
-        row, refused = _guarded(learner, step)
+        state, row, refused = _guarded(learner, step)
         if refused:
             return refused
         if row.status == Status.NOT_STARTED:
@@ -563,7 +611,7 @@ def report_external(*, learner, step, completed=True, score=None, reporter=None,
         data["external_reports"] = [*data.get("external_reports", []), report]
         if completed:
             data["external_completed"] = True
-        _log(now=now, learner=learner, step=step, kind=EventKind.ANSWERED, actor=reporter, external=True, **report)
+        _log(now=now, user_id=learner.pk, step=step, kind=EventKind.ANSWERED, actor=reporter, external=True, **report)
         done_now, reason = _settle(row, step, now)
     return Result(Outcome.CHANGED, reason, progress=row, completed=done_now)
 
@@ -576,24 +624,27 @@ def _teacher_action_problem(actor, reason):
     return None
 
 
-def skip_step(*, learner, step, reason, actor=None, now=None) -> Result:
+def skip_step(*, learner, step, reason=None, actor=None, now=None) -> Result:
     """Mark ``step`` skipped (done, so what follows unlocks). Always with a reason.
 
-    A teacher (staff ``actor``) may excuse any step, locked or not. A learner
-    may skip only where their learning path allows it (``path_allows_skip``).
-    Changes: LearningProgress status skipped, a SKIPPED event.
+    A teacher (staff ``actor``) may excuse any step, locked or not, and must
+    give the reason. A learner may skip only a step their active path marks
+    skippable ("optional for intermediate learners", "tested out"); the
+    path's note is the reason. Changes: LearningProgress status skipped, a
+    SKIPPED event.
     """
     now = now or timezone.now()
-    if not reason or not str(reason).strip():
-        return Result(Outcome.INVALID, _("a reason is required"))
     by_teacher = actor is not None and actor.is_staff
+    if by_teacher and (not reason or not str(reason).strip()):
+        return Result(Outcome.INVALID, _("a reason is required"))
     with transaction.atomic():
         if by_teacher:
             row = _locked_row(learner, step)
         else:
-            if not path_allows_skip(learner=learner, step=step):
+            reason = path_allows_skip(learner=learner, step=step)
+            if not reason:
                 return _refuse(Outcome.DENIED, _("only your teacher can excuse this step"))
-            row, refused = _guarded(learner, step)
+            state, row, refused = _guarded(learner, step)
             if refused:
                 return refused
         if row.status in DONE_STATUSES:
@@ -602,13 +653,14 @@ def skip_step(*, learner, step, reason, actor=None, now=None) -> Result:
         row.started_at = row.started_at or now
         row.progress_data["reason"] = str(reason)
         row.save()
-        _log(now=now, learner=learner, step=step, kind=EventKind.SKIPPED, actor=actor, reason=str(reason))
+        _log(now=now, user_id=learner.pk, step=step, kind=EventKind.SKIPPED, actor=actor, reason=str(reason))
     return Result(Outcome.CHANGED, str(reason), progress=row)
 
 
 def path_allows_skip(*, learner, step):
-    """Whether the learner's own path lets them skip ``step``. No path type does yet."""
-    return False
+    """The reason the learner's active path lets them skip ``step`` ("tested out"), or "" if it does not."""
+    main_path, remedial = learning_paths.active_paths(learner=learner)
+    return learning_paths.skip_reason_on_path(main_path=main_path, remedial=remedial, step=step)
 
 
 def reset(*, learner, step, actor, reason, now=None) -> Result:
@@ -625,7 +677,7 @@ def reset(*, learner, step, actor, reason, now=None) -> Result:
         if row is None or (row.status == Status.NOT_STARTED and not row.progress_data):
             return Result(Outcome.UNCHANGED, _("nothing to reset"), progress=row)
         _log(
-            now=now, learner=learner, step=step, kind=EventKind.RESET, actor=actor, reason=str(reason),
+            now=now, user_id=learner.pk, step=step, kind=EventKind.RESET, actor=actor, reason=str(reason),
             previous={"status": row.status, "completion_percentage": row.completion_percentage,
                       "progress_data": row.progress_data},
         )
@@ -660,7 +712,7 @@ def force_complete(*, learner, step, actor, reason, now=None) -> Result:
         row.completion_percentage = 100
         row.progress_data["reason"] = str(reason)
         row.save()
-        _log(now=now, learner=learner, step=step, kind=EventKind.OVERRIDE, actor=actor, reason=str(reason),
+        _log(now=now, user_id=learner.pk, step=step, kind=EventKind.OVERRIDE, actor=actor, reason=str(reason),
              status=Status.COMPLETED)
     return Result(Outcome.CHANGED, str(reason), progress=row, completed=True)
 

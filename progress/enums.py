@@ -27,3 +27,4 @@ class EventKind(models.TextChoices):
     SKIPPED = "skipped", _("Skipped")
     RESET = "reset", _("Reset")
     OVERRIDE = "override", _("Override")
+    PATH = "path", _("Path changed")

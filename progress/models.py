@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from learners.enums import BackgroundLevel
 from mars_labs.schemas import SchemaError, validate_marslabs_progress, validate_steps_sequence
 
 from .enums import EventKind, PathType, Status
@@ -65,8 +66,42 @@ class LearningProgress(models.Model):
         return self.status in (Status.COMPLETED, Status.SKIPPED)
 
 
+class PathRule(models.Model):
+    """How a personalized path treats one background level: the rules as data teachers can change.
+
+    Seeded by a migration: beginners get the full sequence, intermediate
+    learners leave out steps marked optional, advanced learners may test out
+    of a chapter by passing its quiz first.
+    """
+
+    background_level = models.CharField(
+        _("background level"), max_length=16, choices=BackgroundLevel.choices, unique=True
+    )
+    leave_out_optional = models.BooleanField(
+        _("leave out optional steps"), default=False,
+        help_text=_("Steps marked optional for intermediate learners are left out of the path."),
+    )
+    test_out = models.BooleanField(
+        _("test out"), default=False,
+        help_text=_("Each chapter with a quiz opens with it; passing skips the rest of the chapter as 'tested out'."),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("path rule")
+        ordering = ["background_level"]
+
+    def __str__(self):
+        return f"Path rule for {self.get_background_level_display()} learners"
+
+
 class LearningPath(models.Model):
-    """An ordered list of steps for one learner (seed: LearningPath)."""
+    """An ordered list of steps for one learner (seed: LearningPath), built by progress/paths.py.
+
+    ``step_notes`` explains steps: ``{step_id: {"skippable": true, "note": "tested out", "test_out": true}}``;
+    ``omitted`` lists steps left out and why. A learner has at most one active
+    main path (default or personalized) and one active remedial path per chapter.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="learning_paths")
@@ -74,14 +109,36 @@ class LearningPath(models.Model):
     description = models.TextField(_("description"), blank=True)
     path_type = models.CharField(_("type"), max_length=16, choices=PathType.choices, default=PathType.DEFAULT)
     steps_sequence = models.JSONField(_("steps"), default=list)
+    step_notes = models.JSONField(_("step notes"), default=dict, blank=True)
+    omitted = models.JSONField(_("left out"), default=dict, blank=True)
+    chapter = models.ForeignKey(
+        "curriculum.Chapter", on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        help_text=_("For a remedial path: the chapter whose quiz it prepares for."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(path_type__in=PathType.values), name="path_type_valid"),
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(is_active=True) & ~Q(path_type=PathType.REMEDIAL),
+                name="path_one_active_main_path",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "chapter"], condition=Q(is_active=True, path_type=PathType.REMEDIAL),
+                name="path_one_active_remedial_per_chapter",
+            ),
+            models.CheckConstraint(
+                condition=~Q(path_type=PathType.REMEDIAL) | Q(chapter__isnull=False), name="path_remedial_has_chapter"
+            ),
         ]
-        indexes = [models.Index(fields=["user", "-updated_at"], name="path_user_recent_idx")]
+        indexes = [
+            # Every page that follows the path: a learner's active paths.
+            models.Index(fields=["user", "is_active"], name="path_user_active_idx"),
+        ]
 
     def __str__(self):
         return f"{self.name} ({self.get_path_type_display()}) for {self.user}"

@@ -10,6 +10,7 @@ from django.utils import timezone
 from learners.enums import BackgroundLevel
 from learners.models import UserProfile
 from progress.enums import PathType, Status
+from progress.models import PathRule
 from tests.factories import (
     ChapterFactory,
     ClassroomFactory,
@@ -125,9 +126,14 @@ def test_learning_progress_str_user_step_status():
     assert str(row) == f"Asha Verma · {row.step_id} · completed"
 
 
+def test_path_rule_str_names_level():
+    assert str(PathRule.objects.get(background_level="intermediate")) == "Path rule for Intermediate learners"
+
+
 def test_learning_path_str_name_type_user():
     path = LearningPathFactory(
-        user=UserFactory(first_name="Asha", last_name="Verma"), name="Revision", path_type=PathType.REMEDIAL
+        user=UserFactory(first_name="Asha", last_name="Verma"), name="Revision", path_type=PathType.REMEDIAL,
+        chapter=ChapterFactory(),
     )
 
     assert str(path) == "Revision (Remedial) for Asha Verma"
@@ -156,6 +162,7 @@ STR_FACTORIES = {
     "curriculum.LearningStep": StepFactory,
     "progress.LearningProgress": LearningProgressFactory,
     "progress.LearningPath": LearningPathFactory,
+    "progress.PathRule": lambda: PathRule.objects.get(background_level="advanced"),
     "progress.Progress": ProgressFactory,
     "progress.ProgressEvent": ProgressEventFactory,
 }

@@ -225,7 +225,8 @@ def test_heartbeat_for_step_not_being_viewed_credits_nothing(learner, timed_step
 
     result = engine.record_active_time(learner=learner, step=timed_step, seconds=15, now=at(16))
 
-    assert result.outcome == Outcome.INVALID
+    assert result.outcome == Outcome.UNCHANGED  # a late beat from a page left behind: no credit, no error
+    assert result.reason == "this is not the step you are viewing: open it again"
     assert "active_seconds" not in LearningProgress.objects.get(user=learner, step=timed_step).progress_data
 
 
@@ -258,8 +259,20 @@ def test_heartbeat_on_locked_step_refused(learner):
 
     result = engine.record_active_time(learner=learner, step=second, seconds=10)
 
-    assert result.outcome == Outcome.INVALID  # never opened, so not the viewed step
+    assert result.outcome == Outcome.LOCKED
+    assert result.reason == "locked: finish 'Step 1' first"
     assert not LearningProgress.objects.filter(step=second).exists()
+
+
+def test_heartbeat_credits_tenths_never_more_than_wall_clock(learner, timed_step):
+    engine.open_step(learner=learner, step=timed_step, now=T0)
+
+    result = engine.record_active_time(
+        learner=learner, step=timed_step, seconds=15, now=T0 + timedelta(seconds=14, milliseconds=960)
+    )
+
+    assert result.details["credited"] == 14.9
+    assert result.progress.progress_data["active_seconds"] == 14.9
 
 
 # --- quizzes -------------------------------------------------------------------------
