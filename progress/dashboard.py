@@ -22,6 +22,7 @@ from curriculum.models import Chapter
 from learners.models import UserProfile
 
 from . import engine
+from . import paths as learning_paths
 from .enums import Status
 
 # Subject cards cycle through this many accent colours (dashboard.css .accent-0 ...).
@@ -131,8 +132,11 @@ def build_dashboard(*, learner, today=None) -> StudentDashboard:
     today = today or timezone.localdate()
     profile, _created = UserProfile.objects.get_or_create(user=learner)
     rollups = engine.subject_rollups(learner=learner)
-    states = engine.curriculum_states(learner=learner, chapters=Chapter.objects.for_grade(profile.grade))
-    recommendations = engine.next_steps(learner=learner, limit=3, states=states, rollups=rollups)
+    paths = learning_paths.ensure_active_paths(learner=learner, profile=profile)
+    states = engine.curriculum_states(
+        learner=learner, chapters=Chapter.objects.for_grade(profile.grade), paths=paths
+    )
+    recommendations = engine.next_steps(learner=learner, limit=3, states=states, rollups=rollups, paths=paths)
     activity = engine.active_minutes_by_day(learner=learner, days=14, today=today)
 
     has_progress = any(

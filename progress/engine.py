@@ -723,8 +723,9 @@ def force_complete(*, learner, step, actor, reason, now=None) -> Result:
 
 
 def _learner_chapters(learner):
-    grade = UserProfile.objects.filter(user=learner).values_list("grade", flat=True).first()
-    return Chapter.objects.for_grade(grade)
+    """The learner's active chapters (their class, plus grade-less ones), their class read inside the same query."""
+    grade = Subquery(UserProfile.objects.filter(user=learner).values("grade")[:1])
+    return Chapter.objects.filter(Q(grade=grade) | Q(grade__isnull=True), is_active=True)
 
 
 def chapter_rollups(*, learner, chapters):
@@ -791,7 +792,7 @@ def overall_percentage(rollups):
 # --------------------------------------------------------------------------
 
 
-def curriculum_states(*, learner, chapters=None) -> dict:
+def curriculum_states(*, learner, chapters=None, paths=None) -> dict:
     """``chapter_states`` for every chapter of the learner's curriculum, in three queries whatever its size.
 
     ``chapters`` is a Chapter queryset (default: the active chapters of the
@@ -816,7 +817,7 @@ def curriculum_states(*, learner, chapters=None) -> dict:
             # own lock; forgetting its prerequisite keeps chapter_states from
             # querying a chain of chapters that are not on the page.
             chapter.prerequisite_chapter_id = None
-    states = chapter_states(learner=learner, chapters=loaded)
+    states = chapter_states(learner=learner, chapters=loaded, paths=paths)
     return {pk: state for pk, state in states.items() if state.chapter.in_curriculum}
 
 
@@ -853,28 +854,73 @@ def failed_attempts(*, progress, step) -> int:
     return sum(1 for a in (progress.progress_data or {}).get("attempts", []) if (a.get("score") or 0) < needed)
 
 
-def next_steps(*, learner, limit=3, states=None, rollups=None) -> list[Recommendation]:
-    """Up to ``limit`` steps the learner can do now, lowest-progress subject first, each with its reason.
+def _remedial_recommendations(remedial, state_by_id):
+    """Steps of active remedial paths still to review, then their quiz, in path order."""
+    for path in remedial:
+        quiz_state = state_by_id.get(path.steps_sequence[-1]) if path.steps_sequence else None
+        to_review = [k for k, note in path.step_notes.items() if not note.get("reviewed")]
+        for step_id in path.steps_sequence:
+            state = state_by_id.get(step_id)
+            note = path.step_notes.get(step_id)
+            if state is None or not state.is_available or (note is not None and note.get("reviewed")):
+                continue
+            if note is None and state.is_done:  # the quiz itself, once passed (the path then ends)
+                continue
+            if state is quiz_state and to_review:
+                continue  # the quiz comes back once the review is done
+            if quiz_state is None or state is quiz_state:
+                reason = _("try “%(quiz)s” again: your review is done") % {"quiz": state.step.title}
+            else:
+                reason = _("you failed “%(quiz)s” twice: review “%(title)s” first") % {
+                    "quiz": quiz_state.step.title, "title": state.step.title,
+                }
+            yield Recommendation(state=state, kind="review", reason=reason,
+                                 quiz=quiz_state.step if quiz_state else None)
 
-    A candidate is an available, not-done step (locked steps never appear).
-    Subjects are ranked by their roll-up percentage (ties keep subject order);
-    within a subject, chapters in textbook order. An available quiz the learner
-    has failed REVIEW_AFTER_FAILED_ATTEMPTS times is replaced by the chapter's
-    first reading step ("review Theory first").
 
-    ``states`` (from ``curriculum_states``) and ``rollups`` (from
-    ``subject_rollups``) may be passed by a page that already has them, so
-    nothing is queried twice. Writes nothing.
+def next_steps(*, learner, limit=3, states=None, rollups=None, paths=None) -> list[Recommendation]:
+    """Up to ``limit`` steps the learner can do now, each with its reason; locked steps never appear.
+
+    Active remedial paths come first ("review path: Ohm's Law"). Then subjects
+    ranked by their roll-up percentage (lowest first; ties keep subject
+    order); within a subject, the learner's main path order (a test-out quiz
+    first), else textbook order. A step the path leaves out is suggested only
+    when it blocks the way ("optional for your level: read it or skip it").
+    Without a remedial path, an available quiz failed REVIEW_AFTER_FAILED_ATTEMPTS
+    times is replaced by the chapter's first reading step ("review Theory first").
+
+    ``states`` (from ``curriculum_states``), ``rollups`` (``subject_rollups``)
+    and ``paths`` (``paths.active_paths``) may be passed by a page that
+    already has them, so nothing is queried twice. Writes nothing.
     """
-    states = curriculum_states(learner=learner) if states is None else states
+    paths = learning_paths.active_paths(learner=learner) if paths is None else paths
+    main_path, remedial = paths
+    states = curriculum_states(learner=learner, paths=paths) if states is None else states
     rollups = subject_rollups(learner=learner) if rollups is None else rollups
+    state_by_id = {str(s.step.pk): s for chapter_state in states.values() for s in chapter_state.steps}
     by_subject = {}
     for chapter_state in states.values():
         by_subject.setdefault(chapter_state.chapter.subject_id, []).append(chapter_state)
+    position = {step_id: i for i, step_id in enumerate(main_path.steps_sequence)} if main_path else {}
+    omitted = main_path.omitted if main_path else {}
+    remedial_chapters = {p.chapter_id for p in remedial}
+
+    picked, seen = [], set()
+
+    def pick(item):
+        if item.step.pk in seen:
+            return False
+        seen.add(item.step.pk)
+        picked.append(item)
+        return len(picked) >= limit
+
+    for item in _remedial_recommendations(remedial, state_by_id):
+        if pick(item):
+            return picked
+
     ranked = sorted(rollups, key=lambda r: r.percentage)
     # "Lowest" only when it is: with every subject at 0 % it would single one out for nothing.
     has_lowest = len(ranked) > 1 and ranked[0].percentage < ranked[1].percentage
-    picked, seen = [], set()
     for rank, rollup in enumerate(ranked):
         if rank == 0 and has_lowest:
             reason = _("%(subject)s is your lowest subject at %(pct)d%%") % {
@@ -887,11 +933,16 @@ def next_steps(*, learner, limit=3, states=None, rollups=None) -> list[Recommend
                 "subject": rollup.subject.name, "pct": rollup.percentage,
             }
         for chapter_state in by_subject.get(rollup.subject.pk, []):
-            for state in chapter_state.steps:
-                if state.is_done or not state.is_available:
-                    continue
+            if chapter_state.chapter.pk in remedial_chapters:
+                continue  # an active remedial path replaces the main path for this chapter
+            candidates = [s for s in chapter_state.steps if not s.is_done and s.is_available]
+            if position:
+                candidates.sort(key=lambda s: position.get(str(s.step.pk), len(position)))
+            for state in candidates:
                 item = Recommendation(state=state, reason=reason)
-                if failed_attempts(progress=state.progress, step=state.step) >= REVIEW_AFTER_FAILED_ATTEMPTS:
+                if str(state.step.pk) in omitted:
+                    item = Recommendation(state=state, reason=_("optional for your level: read it or skip it"))
+                elif failed_attempts(progress=state.progress, step=state.step) >= REVIEW_AFTER_FAILED_ATTEMPTS:
                     reading = next(
                         (s for s in chapter_state.steps
                          if s.step.step_type == StepType.READING and s.is_available and s is not state),
@@ -904,11 +955,7 @@ def next_steps(*, learner, limit=3, states=None, rollups=None) -> list[Recommend
                                 "quiz": state.step.title, "title": reading.step.title,
                             },
                         )
-                if item.step.pk in seen:
-                    continue
-                seen.add(item.step.pk)
-                picked.append(item)
-                if len(picked) >= limit:
+                if pick(item):
                     return picked
     return picked
 

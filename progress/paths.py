@@ -145,6 +145,14 @@ def active_paths(*, learner):
     return main, remedial
 
 
+def ensure_active_paths(*, learner, profile=None):
+    """``active_paths``, building the main path first if the learner has none yet (its first page view)."""
+    main, remedial = active_paths(learner=learner)
+    if main is None and (profile or UserProfile.objects.get(user=learner)).grade is not None:
+        main = rebuild_main_path(learner=learner).path
+    return main, remedial
+
+
 def _log_path(*, path, reason, actor=None, **data):
     ProgressEvent.objects.create(
         user_id=path.user_id, kind=EventKind.PATH, actor=actor, reason=reason, data={"path": str(path.pk), **data},

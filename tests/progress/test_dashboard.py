@@ -470,6 +470,7 @@ def build_curriculum(learner, *, subjects, chapters, steps, events):
 
 def test_dashboard_query_count_is_constant_at_two_sizes(learner, learner_client, django_assert_max_num_queries):
     build_curriculum(learner, subjects=2, chapters=2, steps=5, events=10)
+    learner_client.get(HOME)  # the first visit builds the learner's path (test below); measure the steady state
     with django_assert_max_num_queries(10) as small:
         response = learner_client.get(HOME)
     assert response.status_code == 200
@@ -483,6 +484,19 @@ def test_dashboard_query_count_is_constant_at_two_sizes(learner, learner_client,
     assert len(response.context["dashboard"].recommendations) == 3
 
     assert len(small.captured_queries) == len(large.captured_queries)
+
+
+@pytest.mark.parametrize("size", [2, 6])
+def test_dashboard_first_visit_builds_path_in_bounded_queries(learner, learner_client, size,
+                                                              django_assert_max_num_queries):
+    build_curriculum(learner, subjects=size, chapters=size, steps=5, events=10)
+
+    with django_assert_max_num_queries(20):
+        response = learner_client.get(HOME)
+
+    assert response.status_code == 200
+    path = learner.learning_paths.get(is_active=True)
+    assert len(path.steps_sequence) == size * size * 5
 
 
 def test_recommendations_do_not_call_a_tie_the_lowest_subject(learner, learner_client, physics, chemistry):

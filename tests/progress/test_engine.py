@@ -511,7 +511,7 @@ def test_subject_rollups_one_query(learner, subjects, django_assert_num_queries)
     for n in range(subjects):
         make_chapter(steps=3, subject=SubjectFactory(code=f"s{n}"))
 
-    with django_assert_num_queries(2):  # the profile's grade, then the roll-up
+    with django_assert_num_queries(1):  # the learner's class is read inside the roll-up query
         assert len(engine.subject_rollups(learner=learner)) == subjects
 
 
