@@ -6,6 +6,8 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from progress.paths import rebuild_main_path
+
 from .forms import ProfileForm
 from .models import UserProfile
 
@@ -37,6 +39,9 @@ def profile(request):
     form = ProfileForm(request.POST or None, instance=profile)
     if request.method == "POST" and form.is_valid():
         form.save()
+        if {"grade", "background_level"} & set(form.changed_data):
+            # A new class or level means a different path (issue: learning paths).
+            rebuild_main_path(learner=request.user)
         if "grade" in form.changed_data:
             messages.success(request, _("Profile saved. Your dashboard now follows class %(grade)d.") % {
                 "grade": profile.grade,
