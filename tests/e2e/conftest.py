@@ -24,8 +24,8 @@ def pytest_collection_modifyitems(config, items):
     if Path(CHROMIUM).exists() or shutil.which(CHROMIUM):
         return
     if os.environ.get("MARS_REQUIRE_E2E") == "1":
-        raise pytest.UsageError(f"MARS_REQUIRE_E2E=1 but Chromium is missing at {CHROMIUM}: apt-get install -y chromium")
-    skip = pytest.mark.skip(reason=f"Chromium not found at {CHROMIUM}: apt-get install -y chromium to run browser tests")
+        raise pytest.UsageError(f"MARS_REQUIRE_E2E=1 but Chromium is missing at {CHROMIUM}: apt-get install chromium")
+    skip = pytest.mark.skip(reason=f"Chromium not found at {CHROMIUM}: apt-get install chromium to run browser tests")
     for item in items:
         if "tests/e2e/" in str(item.fspath):
             item.add_marker(skip)
