@@ -381,12 +381,15 @@ def open_step(*, learner, step, now=None) -> Result:
     return Result(Outcome.CHANGED, reason, progress=row, completed=completed)
 
 
-def record_active_time(*, learner, step, seconds, now=None) -> Result:
+def record_active_time(*, learner, step, seconds, watched=None, now=None) -> Result:
     """A heartbeat: the learner was active on ``step`` for about ``seconds`` since their last beat.
 
     Credits min(seconds, wall-clock time since the learner's previous beat on
     any step, HEARTBEAT_MAX_SECONDS), and only for the step they opened last,
     so a background tab, two tabs or a forged value cannot inflate time.
+    ``watched`` (0-100) is how much of a video the page has played; the
+    highest value is kept as ``progress_data["watched_percent"]`` for
+    teachers (it completes nothing: a video step's criterion decides).
     Completes a time criterion once met. Changes: LearningProgress,
     UserProfile.last_heartbeat_at, a TIME event (and maybe COMPLETED).
     """
@@ -397,6 +400,8 @@ def record_active_time(*, learner, step, seconds, now=None) -> Result:
         return Result(Outcome.INVALID, _("seconds must be a number"))
     if not 0 <= claimed <= 24 * 3600 or claimed != claimed:  # NaN is not equal to itself
         return Result(Outcome.INVALID, _("seconds must be between 0 and 86400"))
+    if watched is not None and (isinstance(watched, bool) or not isinstance(watched, int) or not 0 <= watched <= 100):
+        return Result(Outcome.INVALID, _("watched must be a whole percentage from 0 to 100"))
     with transaction.atomic():
         state = step_state(learner=learner, step=step)
         if state.lock_reason:
@@ -414,6 +419,10 @@ def record_active_time(*, learner, step, seconds, now=None) -> Result:
         credit = math.floor(10 * max(0.0, min(claimed, elapsed, settings.HEARTBEAT_MAX_SECONDS))) / 10
         profile.last_heartbeat_at = now
         profile.save(update_fields=["last_heartbeat_at"])
+        if watched is not None and watched > row.progress_data.get("watched_percent", -1):
+            row.progress_data["watched_percent"] = watched
+            if credit == 0:
+                row.save(update_fields=["progress_data", "updated_at"])
         if credit == 0:
             return Result(Outcome.UNCHANGED, row.progress_data.get("reason", ""), progress=row,
                           details={"credited": 0})
@@ -1204,3 +1213,99 @@ def marslabs_document_for(*, learner) -> dict:
     if grade:
         document = {"class": grade, **document}
     return document
+
+
+# --------------------------------------------------------------------------
+# Recompute after a teacher changes a step's criteria (admin)
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecomputeChange:
+    """One learner whose row ``recompute`` changes (or, in a dry run, would change)."""
+
+    progress: LearningProgress
+    old_status: str
+    new_status: str
+    old_criteria: dict
+    new_criteria: dict
+    verdict: str  # the evaluation under the new criteria ("not yet: 45 of 90 seconds")
+
+    @property
+    def learner(self):
+        return self.progress.user
+
+    @property
+    def status_changes(self):
+        return self.old_status != self.new_status
+
+
+def recompute(*, step, actor, reason, dry_run=True, learners=None, now=None) -> Result:
+    """Judge the learners who started ``step`` but have not finished it by the step's *current* criteria.
+
+    Learners are judged by the criteria snapshotted when they started (so a
+    teacher's edit never silently changes a started step); this is the
+    deliberate way to apply an edit to them. For each ``in_progress`` row whose
+    snapshot differs from ``step.required_completion_criteria``: the snapshot
+    is replaced, the row is evaluated, and it is completed when the new
+    criteria are met. ``completion_percentage`` keeps the engine's rule: it
+    never goes down.
+
+    Never touched: completed rows (a completion is not revoked because the bar
+    was raised later), skipped rows (a teacher's excuse stands), not-started
+    rows (they take the current criteria when they start).
+
+    ``learners`` (a User queryset) limits it, e.g. to a teacher's classes.
+    ``details["changes"]`` lists a ``RecomputeChange`` per affected learner.
+    With ``dry_run`` nothing is written (outcome UNCHANGED). Otherwise each
+    change is saved with an OVERRIDE event carrying ``actor``, ``reason``,
+    the old and new criteria and statuses; outcome CHANGED if anything changed.
+    """
+    now = now or timezone.now()
+    if not dry_run:
+        if not reason or not str(reason).strip():
+            return Result(Outcome.INVALID, _("a reason is required"))
+        if actor is None or not actor.is_staff:
+            return Result(Outcome.DENIED, _("only a teacher can do this"))
+    new_criteria = step.required_completion_criteria
+    with transaction.atomic():
+        rows = LearningProgress.objects.filter(step=step, status=Status.IN_PROGRESS).select_related("user")
+        if learners is not None:
+            rows = rows.filter(user__in=learners.values("pk"))
+        if not dry_run:
+            rows = rows.select_for_update(of=("self",))
+        changes, events = [], []
+        for row in rows.order_by("user__last_name", "user__first_name", "user__username"):
+            old_criteria = criteria_for(row, step)
+            if old_criteria == new_criteria:
+                continue
+            old_status = row.status
+            row.progress_data = {**(row.progress_data or {}), "criteria": new_criteria}
+            met, percentage, verdict = evaluate(progress=row, step=step)
+            row.progress_data["reason"] = verdict
+            row.completion_percentage = max(row.completion_percentage, percentage)
+            if met:
+                row.status = Status.COMPLETED
+                row.completed_at = now
+                row.completion_percentage = 100
+            changes.append(RecomputeChange(
+                progress=row, old_status=old_status, new_status=row.status,
+                old_criteria=old_criteria, new_criteria=new_criteria, verdict=verdict,
+            ))
+            events.append(ProgressEvent(
+                user_id=row.user_id, step=step, kind=EventKind.OVERRIDE, actor=actor, reason=str(reason or ""),
+                created_at=now,
+                data={"recompute": True, "criteria": {"from": old_criteria, "to": new_criteria},
+                      "status": {"from": old_status, "to": row.status}},
+            ))
+        if dry_run or not changes:
+            return Result(Outcome.UNCHANGED, _("nothing to recompute") if not changes else "",
+                          details={"changes": changes})
+        LearningProgress.objects.bulk_update(
+            [c.progress for c in changes],
+            # updated_at is left alone: a teacher's recompute is not the learner's activity
+            # (the "stalled" report reads it).
+            ["status", "completed_at", "completion_percentage", "progress_data"],
+        )
+        ProgressEvent.objects.bulk_create(events)
+    return Result(Outcome.CHANGED, str(reason), details={"changes": changes})

@@ -14,6 +14,7 @@ class HeartbeatForm(forms.Form):
     """``seconds`` of active time the page counted while visible since its previous beat."""
 
     seconds = forms.FloatField(min_value=0, max_value=MAX_STEP_SECONDS)
+    watched = forms.IntegerField(min_value=0, max_value=100, required=False)  # % of a video played
 
     def first_error(self):
         field, errors = next(iter(self.errors.items()))

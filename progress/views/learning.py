@@ -366,7 +366,9 @@ def heartbeat(request, step_id):
     form = HeartbeatForm(request.POST)
     if not form.is_valid():
         return JsonResponse({"ok": False, "reason": form.first_error()}, status=400)
-    result = engine.record_active_time(learner=request.user, step=step, seconds=form.cleaned_data["seconds"])
+    result = engine.record_active_time(
+        learner=request.user, step=step, seconds=form.cleaned_data["seconds"], watched=form.cleaned_data["watched"]
+    )
     if not result.ok:
         return JsonResponse({"ok": False, "reason": result.reason}, status=REFUSAL_STATUS.get(result.outcome, 400))
     progress = result.progress

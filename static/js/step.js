@@ -82,9 +82,12 @@
 
   // --- heartbeats ------------------------------------------------------------
 
+  var watchedPercent = null; // how much of the video has really been played, 0-100 (video steps)
+
   function body(seconds) {
     var params = new URLSearchParams();
     params.set("seconds", seconds.toFixed(1));
+    if (watchedPercent !== null) params.set("watched", String(watchedPercent));
     params.set("csrfmiddlewaretoken", cfg.csrfToken || "");
     return params;
   }
@@ -171,11 +174,12 @@
   if (video) {
     var label = $("[data-video-progress]");
     var showWatched = function () {
-      if (!label || !video.duration || !isFinite(video.duration)) return;
+      if (!video.duration || !isFinite(video.duration)) return;
       var played = 0;
       for (var i = 0; i < video.played.length; i++) played += video.played.end(i) - video.played.start(i);
       var percent = Math.min(100, Math.round(100 * played / video.duration));
-      label.textContent = fill(cfg.msgWatched, { percent: percent + "%" });
+      watchedPercent = percent; // saved with the next heartbeat
+      if (label) label.textContent = fill(cfg.msgWatched, { percent: percent + "%" });
     };
     video.addEventListener("timeupdate", showWatched);
     video.addEventListener("ended", showWatched);

@@ -522,3 +522,16 @@ def test_chapter_rollups_annotate_done_counts(learner):
     row = engine.chapter_rollups(learner=learner, chapters=type(chapter).objects.filter(pk=chapter.pk)).get()
 
     assert (row.steps_total, row.steps_done) == (3, 1)
+
+
+def test_heartbeat_keeps_highest_watched_percentage(learner):
+    video = StepFactory(chapter=ChapterFactory(), order_index=1, step_type=StepType.VIDEO,
+                        required_completion_criteria={"type": "time", "value": 300})
+    engine.open_step(learner=learner, step=video, now=T0)
+
+    engine.record_active_time(learner=learner, step=video, seconds=10, watched=40, now=at(10))
+    engine.record_active_time(learner=learner, step=video, seconds=10, watched=25, now=at(20))
+    refused = engine.record_active_time(learner=learner, step=video, seconds=10, watched=140, now=at(30))
+
+    assert refused.outcome == Outcome.INVALID
+    assert LearningProgress.objects.get(step=video).progress_data["watched_percent"] == 40
