@@ -7,9 +7,11 @@ one line that says what to fix, rather than a traceback or a silent default.
 
 import sys
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -69,6 +71,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
+    "axes",
+    "csp",
     "learners",
     "curriculum",
     "progress",
@@ -85,6 +89,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a lockout raised during login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mars_labs.urls"
@@ -147,6 +154,26 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "progress:home"
 LOGOUT_REDIRECT_URL = "login"
 
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username + address before the password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Brute-force protection (django-axes). A whole school shares one public
+# address, so lock the *pair* of username and address, never the address alone.
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "learners.lockout.locked_out"
+AXES_VERBOSE = False
+# Behind a TLS proxy the client address is in X-Forwarded-For (first hop).
+AXES_IPWARE_PROXY_COUNT = 1 if envbool("BEHIND_TLS_PROXY", "false") else None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -183,6 +210,25 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # --- Security (production) ----------------------------------------------------
+# Where lab simulations may be framed from (the step page's <iframe>), besides this site.
+SIMULATION_FRAME_SOURCES = env.list("SIMULATION_FRAME_SOURCES", default=[])
+# Content-Security-Policy (django-csp 4): no inline script anywhere, nothing may frame us.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "media-src": [SELF, "https:"],
+        "frame-src": [SELF, *SIMULATION_FRAME_SOURCES],
+        "connect-src": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+    },
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
@@ -206,3 +252,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }
+
+# --- JSON API (api/) ------------------------------------------------------------
+# Requests per token (or signed-in user) per fixed window: N/second|minute|hour|day.
+# The count lives in the cache: use a shared CACHE_URL (Redis) when several processes serve the API.
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/minute").strip()
+_rate_count, _rate_sep, _rate_period = API_RATE_LIMIT.partition("/")
+if not (_rate_count.strip().isascii() and _rate_count.strip().isdigit()
+        and _rate_period.strip() in {"second", "minute", "hour", "day"}):
+    _stop(f"API_RATE_LIMIT={API_RATE_LIMIT!r} is not a rate; use e.g. 600/minute.")

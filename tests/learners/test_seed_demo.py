@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import transaction
+from django.http import HttpRequest
 
 from curriculum.models import Chapter, LearningStep, Subject
 from learners.management.commands.seed_demo import DEMO_PASSWORDS, STUDENTS
@@ -74,7 +75,9 @@ class TestDemoSchool:
         logins = printed_logins(demo_school)
 
         for student in STUDENTS:
-            assert client.login(username=student.username, password=logins[student.username]), student.username
+            password = logins[student.username]
+            logged_in = client.login(request=HttpRequest(), username=student.username, password=password)
+            assert logged_in, student.username
             client.logout()
 
     def test_builds_the_class_with_teacher_and_admin(self, demo_school):
@@ -152,12 +155,12 @@ class TestDemoSchool:
 
         output = seed()
 
-        assert client.login(username="asha", password="my-own-secret")
+        assert client.login(request=HttpRequest(), username="asha", password="my-own-secret")
         assert "mars-student *" in output and "run with --reset-passwords" in output
 
         seed("--reset-passwords")
 
-        assert client.login(username="asha", password=DEMO_PASSWORDS["student"])
+        assert client.login(request=HttpRequest(), username="asha", password=DEMO_PASSWORDS["student"])
 
     def test_running_again_restores_the_demo_flags(self, demo_school):
         User.objects.filter(username="admin").update(is_superuser=False)
