@@ -246,11 +246,14 @@ if not DEBUG:
 # Each heartbeat adds at most this many seconds of active time (engine.record_active_time).
 HEARTBEAT_MAX_SECONDS = envint("HEARTBEAT_MAX_SECONDS", 30)
 
+# One JSON object per line on stderr (collectors parse it); audit events at INFO.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "mars_labs.audit.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
+    "loggers": {"mars_labs.audit": {"level": "INFO"}},
 }
 
 # --- JSON API (api/) ------------------------------------------------------------

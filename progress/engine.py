@@ -42,6 +42,7 @@ from django.utils.translation import gettext as _
 from curriculum.enums import StepType
 from curriculum.models import Chapter, LearningStep, Subject
 from learners.models import UserProfile
+from mars_labs.audit import audit
 
 from . import paths as learning_paths
 from .enums import DONE_STATUSES, EventKind, Status
@@ -663,6 +664,9 @@ def skip_step(*, learner, step, reason=None, actor=None, now=None) -> Result:
         row.progress_data["reason"] = str(reason)
         row.save()
         _log(now=now, user_id=learner.pk, step=step, kind=EventKind.SKIPPED, actor=actor, reason=str(reason))
+    if by_teacher:
+        audit("excuse", actor=actor.get_username(), learner=learner.get_username(), step=str(step.pk),
+              reason=str(reason))
     return Result(Outcome.CHANGED, str(reason), progress=row)
 
 
@@ -695,6 +699,7 @@ def reset(*, learner, step, actor, reason, now=None) -> Result:
         row.started_at = row.completed_at = None
         row.progress_data = {}
         row.save()
+    audit("reset", actor=actor.get_username(), learner=learner.get_username(), step=str(step.pk), reason=str(reason))
     return Result(Outcome.CHANGED, str(reason), progress=row)
 
 
@@ -723,6 +728,8 @@ def force_complete(*, learner, step, actor, reason, now=None) -> Result:
         row.save()
         _log(now=now, user_id=learner.pk, step=step, kind=EventKind.OVERRIDE, actor=actor, reason=str(reason),
              status=Status.COMPLETED)
+    audit("override", actor=actor.get_username() if actor else "operator", learner=learner.get_username(),
+          step=str(step.pk), reason=str(reason))
     return Result(Outcome.CHANGED, str(reason), progress=row, completed=True)
 
 
