@@ -521,8 +521,13 @@ def _after_test_out(*, learner, quiz, passed, now):
     """A test-out attempt: passing skips the rest of the chapter ("tested out"), failing restores it."""
     main_path, _remedial = learning_paths.active_paths(learner=learner)
     chapter_steps = list(quiz.chapter.steps.order_by("order_index"))
+    done_ids = set(
+        LearningProgress.objects.filter(user=learner, step__in=chapter_steps, status__in=DONE_STATUSES)
+        .values_list("step_id", flat=True)
+    )
     for step in learning_paths.after_test_out(
-        learner=learner, main_path=main_path, quiz=quiz, passed=passed, chapter_steps=chapter_steps, now=now
+        learner=learner, main_path=main_path, quiz=quiz, passed=passed, chapter_steps=chapter_steps,
+        done_ids=done_ids, now=now,
     ):
         row = _locked_row(learner, step)
         if row.status in DONE_STATUSES:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, TextField
+from django.db.models import F, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,7 +27,7 @@ from curriculum.models import Chapter, LearningStep
 from learners.enums import BackgroundLevel
 from learners.models import UserProfile
 
-from .enums import DONE_STATUSES, EventKind, PathType
+from .enums import DONE_STATUSES, EventKind, PathType, Status
 from .models import LearningPath, LearningProgress, PathRule, ProgressEvent
 
 TESTED_OUT = "tested out"
@@ -114,16 +114,29 @@ def plan_main_path(*, learner, profile=None) -> PathPlan:
             if personalized else _("Every step of your class, in order.")
         ),
     )
-    for _chapter, steps in curriculum_sequence(profile.grade):
+    sequence = curriculum_sequence(profile.grade)
+    # What the learner already did decides too, so a rebuild never undoes a test-out:
+    # a quiz already attempted is no longer a test-out, and tested-out steps keep their note.
+    history = dict(
+        LearningProgress.objects.filter(user=learner, step__chapter__in=[c for c, _steps in sequence])
+        .filter(Q(step__step_type=StepType.QUIZ) | Q(status=Status.SKIPPED))
+        .values_list("step_id", "progress_data")
+    )
+    for _chapter, steps in sequence:
         quiz = next((s for s in steps if s.step_type == StepType.QUIZ), None)
         ordered = steps
+        for step in steps:
+            if (history.get(step.pk) or {}).get("reason") == TESTED_OUT:
+                plan.step_notes[str(step.pk)] = {"note": TESTED_OUT, "skippable": True}
+        if quiz is not None and (history.get(quiz.pk) or {}).get("attempts"):
+            quiz = None  # already attempted: work through the chapter in order
         if rule.test_out and quiz is not None:
             ordered = [quiz, *[s for s in steps if s is not quiz]]
             plan.step_notes[str(quiz.pk)] = {
                 "test_out": True, "note": _("test out: pass this quiz first to skip the rest of the chapter"),
             }
             for step in steps:
-                if step is not quiz:
+                if step is not quiz and str(step.pk) not in plan.step_notes:
                     plan.step_notes[str(step.pk)] = {"note": _("skipped if you test out"), "skippable_if": TESTED_OUT}
         for step in ordered:
             if rule.leave_out_optional and step.optional_for_intermediate:
@@ -183,7 +196,7 @@ def rebuild_main_path(*, learner, dry_run=False, actor=None) -> RebuildResult:
         )
         if current is not None and (
             current.steps_sequence == plan.steps and current.path_type == plan.path_type
-            and current.omitted == plan.omitted
+            and current.omitted == plan.omitted and current.step_notes == plan.step_notes
         ):
             return RebuildResult(learner, False, _("unchanged"), current)
         before = len(current.steps_sequence) if current else 0
@@ -219,32 +232,30 @@ def skip_reason_on_path(*, main_path, remedial, step):
     return note.get("note", "") if note.get("skippable") else ""
 
 
-def after_test_out(*, learner, main_path, quiz, passed, chapter_steps, now):
+def after_test_out(*, learner, main_path, quiz, passed, chapter_steps, done_ids, now):
     """A test-out attempt was graded: passing skips the chapter's other steps; failing restores the full chapter.
 
-    Returns the steps to skip (the engine skips them, so the rule "skipping
-    only where the path allows" holds: the path marks them skippable first).
+    Either way the quiz returns to its place at the end of the chapter (as
+    ``plan_main_path`` would now build it), and passing marks the other steps
+    skippable as "tested out" (those not already in ``done_ids``). Returns the steps to skip: the engine skips
+    them, so "learners skip only what their path allows" holds.
     """
     key = str(quiz.pk)
-    notes = dict(main_path.step_notes)
     others = [s for s in chapter_steps if s.pk != quiz.pk]
-    if passed:
-        for step in others:
-            notes[str(step.pk)] = {"note": TESTED_OUT, "skippable": True}
-        notes[key] = {"note": _("passed the test-out quiz")}
-    else:
-        sequence = [s for s in main_path.steps_sequence if s != key]
-        last = max((sequence.index(str(s.pk)) for s in others if str(s.pk) in sequence), default=len(sequence) - 1)
-        sequence.insert(last + 1, key)
-        main_path.steps_sequence = sequence
-        notes[key] = {"note": _("test-out not passed: work through the whole chapter")}
-        for step in others:
-            notes.pop(str(step.pk), None)
-    main_path.step_notes = notes
+    sequence = [s for s in main_path.steps_sequence if s != key]
+    last = max((sequence.index(str(s.pk)) for s in others if str(s.pk) in sequence), default=len(sequence) - 1)
+    sequence.insert(last + 1, key)
+    notes = {k: v for k, v in main_path.step_notes.items() if k != key}
+    to_skip = [s for s in others if s.pk not in done_ids] if passed else []
+    for step in others:
+        notes.pop(str(step.pk), None)
+    for step in to_skip:
+        notes[str(step.pk)] = {"note": TESTED_OUT, "skippable": True}
+    main_path.steps_sequence, main_path.step_notes = sequence, notes
     main_path.save(update_fields=["steps_sequence", "step_notes", "updated_at"])
-    _log_path(path=main_path, reason=TESTED_OUT if passed else _("test-out not passed"),
+    _log_path(path=main_path, reason=TESTED_OUT if passed else _("test-out not passed: the whole chapter"),
               quiz=key)
-    return others if passed else []
+    return to_skip
 
 
 def propose_remedial(*, learner, quiz, failed, now):

@@ -416,3 +416,16 @@ def test_rebuild_paths_command_dry_run_then_apply():
 def test_rebuild_paths_command_unknown_learner_fails():
     with pytest.raises(CommandError, match="No active learner with username 'nobody'"):
         call_command("rebuild_paths", "--learner", "nobody")
+
+
+@pytest.mark.parametrize("answers", [PASS, FAIL])
+def test_rebuild_after_test_out_keeps_its_outcome(answers):
+    chapter = olabs_chapter()
+    learner = learner_at("advanced")
+    learning_paths.rebuild_main_path(learner=learner)
+    engine.submit_quiz(learner=learner, step=chapter.steps.get(title="Quiz"), answers=answers)
+
+    again = learning_paths.rebuild_main_path(learner=learner)
+
+    assert not again.changed
+    assert titles(again.path.steps_sequence) == ["Theory", "Animation", "Simulation", "Quiz"]

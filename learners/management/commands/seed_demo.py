@@ -23,6 +23,7 @@ from curriculum.models import Chapter
 from learners.enums import BackgroundLevel
 from learners.models import Classroom
 from progress import engine
+from progress.paths import rebuild_main_path
 from progress.models import LearningProgress, ProgressEvent
 
 # One documented password per role (README, docs). Demo only: never use these on a real server.
@@ -244,6 +245,7 @@ class Command(BaseCommand):
         }
         for student in STUDENTS:
             learner = users[student.username]
+            rebuild_main_path(learner=learner)  # unchanged on a second run: writes nothing
             if LearningProgress.objects.filter(user=learner).exists():
                 self.say(_("%(username)s already has progress; left as it is.") % {"username": learner.username})
                 continue

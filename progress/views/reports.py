@@ -1,0 +1,271 @@
+"""Teacher report pages under /reports/: class matrix, needs attention, learner drill-down, CSV, step actions.
+
+Thin: numbers come from progress/reports.py, changes from progress/engine.py.
+Every view starts with an access helper: a teacher reaches only classrooms
+they teach and learners in them (learners/roles.py); anything else answers
+404, so a guessed URL does not even confirm that a classroom or learner
+exists. Superusers see every classroom.
+"""
+
+import csv
+import functools
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from curriculum.models import LearningStep
+from learners.roles import can_see_learner, classrooms_for, learners_for
+from progress import engine, reports
+
+REPORT_PERMISSION = "progress.view_learningprogress"
+# Which permission each one-click action needs, and the engine function it calls.
+STEP_ACTIONS = {
+    "reset": ("progress.reset_progress", engine.reset),
+    "excuse": ("progress.excuse_progress", engine.skip_step),
+    "complete": ("progress.override_progress", engine.force_complete),
+}
+
+
+def report_view(view):
+    """Signed-in staff who may view learners' progress; everyone else gets 403."""
+
+    @login_required
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        user = request.user
+        if not (user.is_active and user.is_staff and user.has_perm(REPORT_PERMISSION)):
+            raise PermissionDenied(_("Reports are for teachers."))
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def get_classroom_for(user, classroom_id):
+    """The classroom if ``user`` teaches it (or is a superuser), else 404."""
+    classroom = classrooms_for(user).filter(pk=classroom_id).first()
+    if classroom is None:
+        raise Http404(_("No such classroom."))
+    return classroom
+
+
+def get_learner_for(user, learner_id):
+    """The learner if they are in one of ``user``'s classrooms (superuser: anyone), else 404."""
+    learner = learners_for(user).filter(pk=learner_id).select_related("profile").first()
+    if learner is None:
+        raise Http404(_("No such learner."))
+    return learner
+
+
+def _action_context(user):
+    """Which one-click actions this user may use (permissions are cached on the user: no query)."""
+    return {name: user.has_perm(permission) for name, (permission, _function) in STEP_ACTIONS.items()}
+
+
+# --------------------------------------------------------------------------
+# Pages
+# --------------------------------------------------------------------------
+
+
+@require_GET
+@report_view
+def index(request):
+    classrooms = classrooms_for(request.user).annotate(learner_count=Count("learners", distinct=True))
+    return render(request, "reports/index.html", {"classrooms": classrooms})
+
+
+def _matrix_for(request, classroom):
+    return reports.class_matrix(
+        classroom=classroom,
+        sort=request.GET.get("sort", "learner"),
+        column_order=request.GET.get("columns", "curriculum"),
+    )
+
+
+@require_GET
+@report_view
+def classroom_matrix(request, classroom_id):
+    classroom = get_classroom_for(request.user, classroom_id)
+    matrix = _matrix_for(request, classroom)
+    return render(request, "reports/matrix.html", {
+        "classroom": classroom, "matrix": matrix, "bands": reports.BANDS,
+        "sort_links": _sort_links(matrix),
+    })
+
+
+def _sort_links(matrix):
+    """The query string each header link sets: clicking the current sort again reverses it."""
+
+    def toggle(key):
+        return f"-{key}" if matrix.sort == key else key
+
+    return {
+        "learner": toggle("learner"),
+        "overall": toggle("overall"),
+        "chapters": [(column, toggle(f"chapter:{column.chapter.slug}")) for column in matrix.columns],
+    }
+
+
+@require_GET
+@report_view
+def classroom_attention(request, classroom_id):
+    classroom = get_classroom_for(request.user, classroom_id)
+    matrix = reports.class_matrix(classroom=classroom)
+    items = reports.needs_attention(classroom=classroom, matrix=matrix)
+    return render(request, "reports/attention.html", {
+        "classroom": classroom, "items": items, "median": matrix.median, "actions": _action_context(request.user),
+        "stalled_days": reports.STALLED_AFTER.days, "failed_attempts": reports.FAILED_QUIZ_ATTEMPTS,
+        "below_points": reports.BELOW_MEDIAN_POINTS,
+        "remedial_note": any(i.kind == "failed_quiz" and not i.remedial_path for i in items),
+    })
+
+
+@require_GET
+@report_view
+def learner_detail(request, learner_id):
+    learner = get_learner_for(request.user, learner_id)
+    report = reports.learner_report(learner=learner)
+    classrooms = classrooms_for(request.user).filter(learners=learner)
+    return render(request, "reports/learner.html", {
+        "learner": learner, "report": report, "classrooms": classrooms, "actions": _action_context(request.user),
+    })
+
+
+# --------------------------------------------------------------------------
+# CSV (the same computation as the pages, so the numbers are identical)
+# --------------------------------------------------------------------------
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value):
+    """A CSV cell; text that a spreadsheet would run as a formula is quoted with a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return "" if value is None else value
+
+
+def _csv_response(filename, header, rows):
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.write("\ufeff")  # a BOM, so spreadsheet programs read the names as UTF-8
+    writer = csv.writer(response)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+    return response
+
+
+def _filename(classroom, what):
+    return f"{slugify(classroom.name) or 'class'}-{what}-{timezone.localdate():%Y-%m-%d}.csv"
+
+
+@require_GET
+@report_view
+def classroom_matrix_csv(request, classroom_id):
+    classroom = get_classroom_for(request.user, classroom_id)
+    matrix = _matrix_for(request, classroom)
+    header = [_("learner"), _("username"), _("overall %"), _("steps done"), _("steps total")]
+    header += [f"{c.subject.code}: {c.title} (%)" for c in matrix.chapters]
+    rows = [
+        [reports.learner_display_name(row.learner), row.learner.username, row.percentage, row.done, row.total]
+        + [cell.percentage for cell in row.cells]
+        for row in matrix.rows
+    ]
+    return _csv_response(_filename(classroom, "progress"), header, rows)
+
+
+@require_GET
+@report_view
+def classroom_attention_csv(request, classroom_id):
+    classroom = get_classroom_for(request.user, classroom_id)
+    items = reports.needs_attention(classroom=classroom)
+    header = [
+        _("learner"), _("username"), _("reason"), _("subject"), _("chapter"), _("step"),
+        _("days without activity"), _("failed attempts"), _("overall %"), _("class median %"), _("details"),
+    ]
+    rows = [
+        [
+            reports.learner_display_name(item.learner), item.learner.username, item.kind,
+            item.chapter.subject.code if item.chapter else None, item.chapter.title if item.chapter else None,
+            item.step.title if item.step else None, item.days_idle, item.failed_attempts, item.percentage,
+            item.median, item.detail,
+        ]
+        for item in items
+    ]
+    return _csv_response(_filename(classroom, "needs-attention"), header, rows)
+
+
+# --------------------------------------------------------------------------
+# One-click actions (POST, with a reason, through the engine)
+# --------------------------------------------------------------------------
+
+
+class StepActionForm(forms.Form):
+    learner = forms.IntegerField(widget=forms.HiddenInput)
+    step = forms.UUIDField(widget=forms.HiddenInput)
+    action = forms.ChoiceField(choices=[(name, name) for name in STEP_ACTIONS])
+    reason = forms.CharField(
+        max_length=500, strip=True,
+        error_messages={"required": gettext_lazy("Write a reason: it is kept in the learner's history.")},
+    )
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+def _safe_next(request, url, fallback):
+    if url and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()},
+                                               require_https=request.is_secure()):
+        return url
+    return fallback
+
+
+@require_POST
+@report_view
+def step_action(request):
+    """Reset, excuse or mark complete one learner's step, with a reason; then back to the page it came from."""
+    form = StepActionForm(request.POST)
+    fallback = reverse("reports:index")
+    if not form.is_valid():
+        # The learner and step come from the page; only the reason is typed.
+        problems = "; ".join(str(e) for errors in form.errors.values() for e in errors)
+        messages.error(request, _("Nothing was changed: %(problems)s") % {"problems": problems})
+        return redirect(_safe_next(request, request.POST.get("next"), fallback))
+    data = form.cleaned_data
+    next_url = _safe_next(request, data["next"], fallback)
+    permission, function = STEP_ACTIONS[data["action"]]
+    if not request.user.has_perm(permission):
+        raise PermissionDenied(_("You may not do this."))
+    learner = get_user_model().objects.filter(pk=data["learner"]).first()
+    if learner is None or not can_see_learner(request.user, learner.pk):
+        raise Http404(_("No such learner."))
+    step = LearningStep.objects.select_related("chapter").filter(pk=data["step"]).first()
+    if step is None:
+        raise Http404(_("No such step."))
+    result = function(learner=learner, step=step, actor=request.user, reason=data["reason"])
+    who = reports.learner_display_name(learner)
+    if result.outcome == engine.Outcome.CHANGED:
+        done = {
+            "reset": _("“%(step)s” was reset for %(who)s."),
+            "excuse": _("%(who)s is excused from “%(step)s”."),
+            "complete": _("“%(step)s” is marked complete for %(who)s."),
+        }[data["action"]]
+        messages.success(request, done % {"step": step.title, "who": who})
+    elif result.ok:
+        messages.info(request, _("Nothing to change for %(who)s on “%(step)s”: %(reason)s") % {
+            "who": who, "step": step.title, "reason": result.reason,
+        })
+    else:
+        messages.error(request, _("Not changed: %(reason)s") % {"reason": result.reason})
+    return redirect(next_url)
