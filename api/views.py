@@ -1,0 +1,350 @@
+"""The JSON API under /api/v1/ (docs/api.md; contract: /api/v1/openapi.json).
+
+MARS-labs-compatible endpoints keep MARS-labs' paths, fields, messages and
+status codes (its Flask app answered 200 for POST /progress and POST /update:
+``jsonify(...)`` without a status). Every write goes through the engine.
+
+Access (each handler starts with one helper from this module that returns the
+object or raises): a learner — signed in, or with a learner token — reaches
+only their own data, and someone else's id answers 404 as if it did not
+exist; a lab token and signed-in staff reach any learner; listing and
+creating users is for staff and lab tokens.
+"""
+
+import re
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+
+from curriculum.models import Chapter, LearningStep
+from learners.models import UserProfile
+from mars_labs.schemas import SchemaError, validate_marslabs_progress
+from progress import engine
+from progress.models import Progress
+
+from . import events
+from .http import ApiError, as_id, endpoint, json_response, read_json
+from .openapi import openapi_document
+from .queries import one
+
+User = get_user_model()
+
+MAX_NAME_LENGTH = 150  # User.first_name / last_name
+
+
+# --------------------------------------------------------------------------
+# Access helpers
+# --------------------------------------------------------------------------
+
+
+def learners():
+    """The users the MARS-labs endpoints call "users": active, not staff."""
+    return User.objects.filter(is_active=True, is_staff=False, is_superuser=False)
+
+
+def learner_for(principal, user_id, *, message):
+    """The learner ``user_id`` names, if the caller may act for them; else 404 with ``message``.
+
+    A learner asking for anyone else gets the same 404 as for an unknown id,
+    so ids cannot be probed.
+    """
+    user_id = as_id(user_id)
+    own = principal.own_learner
+    if user_id is not None and own is not None and own.pk == user_id:
+        return own
+    if user_id is not None and principal.may_act_for_others:
+        learner = one(learners().filter(pk=user_id))
+        if learner is not None:
+            return learner
+    raise ApiError(404, message)
+
+
+def step_for(principal, learner, step_id):
+    """The step ``step_id`` for ``learner``, or 404.
+
+    Learners acting for themselves reach only the steps of their class (the
+    rule the pages use); a lab token reaches any step.
+    """
+    step = None
+    if isinstance(step_id, str) and events.UUID_PATTERN.fullmatch(step_id):
+        steps = LearningStep.objects.select_related("chapter")
+        if not principal.is_lab:
+            grade = UserProfile.objects.filter(user=learner).values("grade")[:1]
+            steps = steps.filter(chapter__in=Chapter.objects.for_grade(grade))
+        step = one(steps.filter(pk=step_id))
+    if step is None:
+        raise ApiError(404, _("No such step."))
+    return step
+
+
+def valid_document(data):
+    """A MARS-labs progress document, checked with mars_labs.schemas; ApiError(400) with its messages."""
+    problems = []
+    if isinstance(data, dict):
+        grade = data.get("class")
+        # schemas accepts any str.isdigit() class, but "²".isdigit() is True and int("²") fails, and
+        # int() refuses over 4300 digits: insist on a few ASCII digits, as the OpenAPI schema says.
+        if isinstance(grade, str) and not re.fullmatch(r"[0-9]{1,10}", grade):
+            problems.append(_("progress_data.class: class must be a whole number from 1 to 12, not %(v)r")
+                            % {"v": grade})
+        subjects = data.get("subject_progress")
+        if isinstance(subjects, dict):
+            # The schema's pattern ends in "$", which Python lets match before a final newline.
+            problems += [
+                _("progress_data.subject_progress: %(v)r is not a subject code (like phy, chem, math)") % {"v": key}
+                for key in subjects if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", key)
+            ]
+    if not problems:
+        try:
+            validate_marslabs_progress(data)
+        except SchemaError as error:
+            problems = list(error.messages)
+    if problems:
+        raise ApiError(400, "; ".join(problems), extra={"errors": problems})
+    return data
+
+
+# --------------------------------------------------------------------------
+# MARS-labs-compatible endpoints
+# --------------------------------------------------------------------------
+
+
+def _document_json(document):
+    return {"id": document.pk, "user_id": document.user_id, "progress_data": document.progress_data}
+
+
+def add_progress(request):
+    """POST /progress: store a MARS-labs document verbatim and apply it."""
+    body = read_json(request)
+    user_id, data = body.get("user_id"), body.get("progress_data")
+    if not user_id or not data:  # MARS-labs' own test: falsy counts as missing
+        raise ApiError(400, "User ID and progress data are required")
+    if isinstance(user_id, str) or as_id(user_id) is None:
+        raise ApiError(400, _("user_id must be a user id (a whole number)"))
+    valid_document(data)
+    learner = learner_for(request.principal, user_id, message=_("User not found"))
+    with transaction.atomic():
+        document = Progress.objects.create(user=learner, progress_data=data)
+        engine.apply_marslabs_document(document=document, actor=request.principal.actor_for(learner))
+    return json_response({"message": "Progress added successfully", "id": document.pk})
+
+
+def list_progress(request, user_id):
+    """GET /progress/<user_id>: the learner's documents, as received."""
+    not_found = "No progress data found for the user"
+    learner = learner_for(request.principal, user_id, message=not_found)
+    documents = [_document_json(d) for d in Progress.objects.filter(user=learner).order_by("id")]
+    if not documents:
+        raise ApiError(404, not_found)
+    return json_response(documents)
+
+
+def update_progress(request, user_id):
+    """PUT /progress/<user_id>: replace the learner's first document and apply it.
+
+    Applying is additive: steps a document completed stay completed when a
+    later version no longer lists them (progress is never taken away).
+    """
+    not_found = "No progress data found for the user"
+    body = read_json(request)
+    data = body.get("progress_data")
+    if not data:
+        raise ApiError(400, "Progress data is required")
+    learner = learner_for(request.principal, user_id, message=not_found)
+    valid_document(data)
+    with transaction.atomic():
+        document = Progress.objects.select_for_update().filter(user=learner).order_by("id").first()
+        if document is None:
+            raise ApiError(404, not_found)
+        document.progress_data = data
+        document.save(update_fields=["progress_data", "updated_at"])
+        engine.apply_marslabs_document(document=document, actor=request.principal.actor_for(learner))
+    return json_response({"message": "Progress updated successfully"})
+
+
+def _user_json(user):
+    # MARS-labs kept age as VARCHAR(4), so its clients read a string.
+    return {"id": user.pk, "first": user.first_name, "last": user.last_name,
+            "age": None if user.age is None else str(user.age)}
+
+
+def list_users(request):
+    """GET /users (staff, lab tokens) and GET /users?Id=N (also a learner asking for themselves)."""
+    principal = request.principal
+    if "Id" in request.GET:  # MARS-labs tested `if Id:`; an empty Id here is a bad id, not "list everyone"
+        user_id = as_id(request.GET["Id"])
+        own = principal.own_learner
+        if user_id is not None and own is not None and own.pk == user_id:
+            return json_response(_user_json(own))
+        user = one(learners().filter(pk=user_id)) if user_id and principal.may_act_for_others else None
+        if user is None:
+            raise ApiError(404, "Unable to detect the user!")
+        return json_response(_user_json(user))
+    if not principal.may_act_for_others:
+        raise ApiError(403, _("only staff and lab tokens can list users"))
+    return json_response([_user_json(u) for u in learners().order_by("id")])
+
+
+def _clean_age(value):
+    # MARS-labs sent "16"; and JSON has one number type, so 16.0 is 16.
+    if (isinstance(value, str) and re.fullmatch(r"[0-9]{1,12}", value)) or (
+        isinstance(value, float) and value.is_integer()
+    ):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 120:
+        raise ApiError(400, _("age must be a whole number from 0 to 120"))
+    return value
+
+
+def _clean_name(body, key):
+    value = body[key]
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_NAME_LENGTH:
+        raise ApiError(400, _("%(key)s must be text of 1 to %(n)d characters") % {"key": key, "n": MAX_NAME_LENGTH})
+    return value
+
+
+def username_for(first, last):
+    """A free username from the names: "asha.verma", then "asha.verma2", ... (one query)."""
+    parts = [slugify(first, allow_unicode=True), slugify(last, allow_unicode=True)]
+    base = ".".join(p for p in parts if p)[:140] or "learner"
+    taken = set(User.objects.filter(username__startswith=base).values_list("username", flat=True))
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}{n}" in taken:
+        n += 1
+    return f"{base}{n}"
+
+
+def create_user(request):
+    """POST /update: MARS-labs' "create a user" (a learner who signs in only once given a password)."""
+    if not request.principal.may_act_for_others:
+        raise ApiError(403, _("only staff and lab tokens can create users"))
+    body = read_json(request)
+    if "id" in body:
+        raise ApiError(400, "User already registered")
+    missing = [key for key in ("first_name", "last_name", "age") if key not in body]
+    if missing:
+        raise ApiError(400, _("first_name, last_name and age are required (missing: %(keys)s)")
+                       % {"keys": ", ".join(missing)})
+    first, last = _clean_name(body, "first_name"), _clean_name(body, "last_name")
+    age = _clean_age(body["age"])
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    username=username_for(first, last), password=None, first_name=first, last_name=last, age=age,
+                )
+            break
+        except IntegrityError:  # another request took the same username in between: pick again
+            continue
+    else:
+        raise ApiError(409, _("could not find a free username; try again"))
+    return json_response({"message": "Success", "id": user.pk})
+
+
+# --------------------------------------------------------------------------
+# Simulation events and read endpoints
+# --------------------------------------------------------------------------
+
+
+def post_event(request, step_id):
+    """POST /steps/<uuid>/events: see api/events.py for what each verb does."""
+    principal = request.principal
+    event = events.clean_event(read_json(request))
+    if event["learner_id"] is None:
+        if principal.is_lab:
+            raise ApiError(400, _("learner is required with a lab token"))
+        learner = principal.user
+    elif principal.is_lab:
+        learner = learner_for(principal, event["learner_id"], message=_("No such learner."))
+    elif event["learner_id"] != principal.user.pk:
+        raise ApiError(403, _("you can only send your own events: leave learner out, or send your own id"))
+    else:
+        learner = principal.user
+    step = step_for(principal, learner, step_id)
+    status, body = events.record(event=event, learner=learner, step=step, principal=principal)
+    response = json_response(body, status=status)
+    if status == 200:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def progress_summary(learner):
+    """Subject and chapter percentages for ``learner`` (four queries, whatever the curriculum's size)."""
+    grade = UserProfile.objects.filter(user=learner).values_list("grade", flat=True).first()
+    rollups = engine.subject_rollups(learner=learner)
+    chapters = engine.chapter_rollups(
+        learner=learner,
+        chapters=Chapter.objects.for_grade(grade).order_by(
+            "subject_id", F("grade").asc(nulls_first=True), "order_index"
+        ),
+    )
+    by_subject = {}
+    for chapter in chapters:
+        by_subject.setdefault(chapter.subject_id, []).append({
+            "id": str(chapter.pk), "slug": chapter.slug, "title": chapter.title,
+            "steps_done": chapter.steps_done, "steps_total": chapter.steps_total,
+            "percentage": round(100 * chapter.steps_done / chapter.steps_total) if chapter.steps_total else 0,
+        })
+    return {
+        "learner": {"id": learner.pk, "username": learner.get_username(), "first": learner.first_name,
+                    "last": learner.last_name, "class": grade},
+        "percentage": engine.overall_percentage(rollups),
+        "subjects": [
+            {
+                "code": r.subject.code, "name": r.subject.name, "percentage": r.percentage,
+                "steps_done": r.steps_done, "steps_total": r.steps_total,
+                "chapters_done": r.chapters_done, "chapters_total": r.chapters_total,
+                "chapters": by_subject.get(r.subject.pk, []),
+            }
+            for r in rollups
+        ],
+    }
+
+
+def my_progress(request):
+    """GET /me/progress: the caller's own subject and chapter percentages."""
+    learner = request.principal.own_learner
+    if learner is None:
+        raise ApiError(403, _("a lab token acts for no learner: use /api/v1/learners/<id>/progress"))
+    return json_response(progress_summary(learner))
+
+
+def learner_progress(request, learner_id):
+    """GET /learners/<id>/progress[?format=marslabs]: self, staff or a lab token."""
+    learner = learner_for(request.principal, learner_id, message=_("No such learner."))
+    kind = request.GET.get("format", "summary")
+    if kind == "marslabs":
+        return json_response(engine.marslabs_document_for(learner=learner))
+    if kind == "summary":
+        return json_response(progress_summary(learner))
+    raise ApiError(400, _("format must be summary or marslabs"))
+
+
+def openapi(request):
+    return json_response(openapi_document())
+
+
+# --------------------------------------------------------------------------
+# The views urls.py routes to
+# --------------------------------------------------------------------------
+
+progress_collection = endpoint(POST=add_progress)
+progress_detail = endpoint(GET=list_progress, PUT=update_progress)
+users = endpoint(GET=list_users)
+update = endpoint(POST=create_user)
+step_events = endpoint(POST=post_event)
+me_progress = endpoint(GET=my_progress)
+learner_progress_view = endpoint(GET=learner_progress)
+openapi_json = endpoint(public=True, GET=openapi)
+
+
+@csrf_exempt
+def unknown(request, rest=""):
+    """Any other path under /api/v1/: a JSON 404, never the HTML page."""
+    return ApiError(404, _("No such API endpoint: see /api/v1/openapi.json")).response()

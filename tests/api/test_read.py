@@ -1,0 +1,72 @@
+"""GET /api/v1/me/progress and /api/v1/learners/<id>/progress: roll-ups and the MARS-labs shape."""
+
+import pytest
+
+from progress import engine
+from tests.factories import StepFactory, make_chapter
+
+pytestmark = pytest.mark.django_db
+
+
+def test_me_progress_gives_subject_and_chapter_percentages(learner_api, learner, steps):
+    engine.open_step(learner=learner, step=steps["Theory"])
+
+    response = learner_api.get("/api/v1/me/progress")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["learner"] == {"id": learner.pk, "username": "asha", "first": "Asha", "last": "Verma", "class": 12}
+    assert body["percentage"] == 33
+    [physics] = body["subjects"]
+    assert (physics["code"], physics["percentage"], physics["steps_done"], physics["steps_total"]) == ("phy", 33, 1, 3)
+    assert physics["chapters"] == [{"id": str(steps["Theory"].chapter_id), "slug": "ohms-law-class-12",
+                                    "title": "Ohm's Law", "steps_done": 1, "steps_total": 3, "percentage": 33}]
+
+
+def test_me_progress_with_a_lab_token_is_403(lab_api):
+    response = lab_api.get("/api/v1/me/progress")
+
+    assert response.status_code == 403
+    assert "learners/<id>/progress" in response.json()["message"]
+
+
+def test_learner_progress_in_marslabs_format(lab_api, learner, steps):
+    for step in steps.values():
+        engine.force_complete(learner=learner, step=step, actor=None, reason="done at school")
+
+    response = lab_api.get(f"/api/v1/learners/{learner.pk}/progress", {"format": "marslabs"})
+
+    assert response.status_code == 200
+    assert response.json() == {"class": 12, "subject_progress": {
+        "phy": {"completed_experiments": ["Ohm's Law"], "completed_quizzes": ["Ohm's Law"]}}}
+
+
+def test_learner_progress_default_is_the_summary(learner_api, learner, steps):
+    response = learner_api.get(f"/api/v1/learners/{learner.pk}/progress")
+
+    assert response.status_code == 200
+    assert response.json()["subjects"][0]["steps_total"] == 3
+
+
+def test_learner_progress_for_self_staff_and_lab_only(client, learner_api, lab_api, teacher, learner, other_learner):
+    assert learner_api.get(f"/api/v1/learners/{other_learner.pk}/progress").status_code == 404
+    assert lab_api.get(f"/api/v1/learners/{other_learner.pk}/progress").status_code == 200
+    client.force_login(teacher)
+    assert client.get(f"/api/v1/learners/{other_learner.pk}/progress").status_code == 200
+
+
+@pytest.mark.parametrize("chapters", [1, 6])
+def test_me_progress_query_count_does_not_grow_with_the_curriculum(
+    learner_api, learner, chapters, django_assert_max_num_queries
+):
+    for _ in range(chapters):
+        chapter = make_chapter(steps=4)
+        engine.open_step(learner=learner, step=chapter.steps.first())
+    StepFactory(chapter=chapter, order_index=9)
+
+    # token lookup + subject roll-ups (2) + grade + chapter roll-ups (+ the token's last-used touch)
+    with django_assert_max_num_queries(6):
+        response = learner_api.get("/api/v1/me/progress")
+
+    assert response.status_code == 200
+    assert sum(len(s["chapters"]) for s in response.json()["subjects"]) == chapters
