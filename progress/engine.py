@@ -1109,13 +1109,16 @@ def _document_targets(index, document, report):
     return targets
 
 
-def apply_marslabs_documents(*, documents, actor=None, now=None) -> list[ApplyReport]:
+def apply_marslabs_documents(*, documents, actor=None, trusted=True, now=None) -> list[ApplyReport]:
     """Apply stored MARS-labs documents (Progress rows) to LearningProgress, in bulk.
 
     ``completed_experiments`` completes the interactive steps of the chapter
     with that title in that subject, ``completed_quizzes`` its quiz steps.
-    Imported completions bypass locks (the learner did the work elsewhere)
-    and are marked ``imported`` in progress_data and in their COMPLETED event.
+    Trusted documents (an operator's import, a lab token, staff) bypass locks
+    (the learner did the work elsewhere) and are marked ``imported`` in
+    progress_data and in their COMPLETED event. A document a learner wrote
+    about themselves is not trusted (``trusted=False``): see
+    ``_apply_untrusted``.
     Several documents for one learner are unioned. Entries that match nothing
     are saved on each document's ``unmatched``; ``applied_at`` is set. A
     document's ``class`` fills the learner's grade when it is unset.
@@ -1133,6 +1136,8 @@ def apply_marslabs_documents(*, documents, actor=None, now=None) -> list[ApplyRe
             wanted.setdefault((document.user_id, step_id), document.pk)
         reports.append(report)
     by_document = {r.document_id: r for r in reports}
+    if not trusted:
+        return _apply_untrusted(documents, wanted, by_document, now=now)
     user_ids = {d.user_id for d in documents}
     with transaction.atomic():
         existing = {
@@ -1182,9 +1187,40 @@ def apply_marslabs_documents(*, documents, actor=None, now=None) -> list[ApplyRe
     return reports
 
 
-def apply_marslabs_document(*, document, actor=None, now=None) -> ApplyReport:
+def _apply_untrusted(documents, wanted, by_document, *, now):
+    """A learner's own claim: each listed simulation is reported like a simulation would, nothing more.
+
+    Locks and criteria hold (``report_external``): an external criterion
+    completes, a quiz does not (a quiz is passed by taking it here), a locked
+    step is refused. What was not applied is saved with its reason next to
+    the unmatched entries, so a teacher sees it.
+    """
+    steps = LearningStep.objects.select_related("chapter").in_bulk({step_id for _user, step_id in wanted})
+    learners = {d.user_id: d.user for d in documents}
+    with transaction.atomic():
+        for (user_id, step_id), document_id in wanted.items():
+            report, step = by_document[document_id], steps[step_id]
+            entry = {"step": str(step_id), "title": f"{step.chapter.title} › {step.title}"}
+            if step.step_type == StepType.QUIZ:
+                report.unmatched.append({**entry, "reason": _("a quiz is passed by taking it in MARS Labs")})
+                continue
+            result = report_external(learner=learners[user_id], step=step, completed=True, now=now)
+            if result.completed:
+                report.completed += 1
+            elif result.outcome == Outcome.UNCHANGED or (result.progress and result.progress.status == Status.COMPLETED):
+                report.already_done += 1
+            else:
+                report.unmatched.append({**entry, "reason": result.reason})
+        for document in documents:
+            document.unmatched = by_document[document.pk].unmatched
+            document.applied_at = now
+        Progress.objects.bulk_update(documents, ["unmatched", "applied_at"])
+    return list(by_document.values())
+
+
+def apply_marslabs_document(*, document, actor=None, trusted=True, now=None) -> ApplyReport:
     """Apply one stored MARS-labs document; see ``apply_marslabs_documents``."""
-    return apply_marslabs_documents(documents=[document], actor=actor, now=now)[0]
+    return apply_marslabs_documents(documents=[document], actor=actor, trusted=trusted, now=now)[0]
 
 
 def marslabs_document_for(*, learner) -> dict:

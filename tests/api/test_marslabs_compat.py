@@ -32,11 +32,16 @@ def test_post_progress_stores_verbatim_applies_and_keeps_unmatched(lab_api, lear
     assert row.status == Status.COMPLETED
 
 
-def test_post_progress_by_learner_for_self_records_no_actor(learner_api, learner, steps):
+def test_post_progress_by_learner_cannot_jump_locks(learner_api, learner, steps):
+    """A learner's document about themselves is a claim, not an import: locks and criteria still hold."""
     response = learner_api.post("/api/v1/progress", {"user_id": learner.pk, "progress_data": DOCUMENT})
 
     assert response.status_code == 200
-    assert ProgressEvent.objects.get(user=learner, kind="completed").actor is None
+    document = Progress.objects.get()
+    assert document.progress_data == DOCUMENT  # kept verbatim all the same
+    assert not LearningProgress.objects.filter(user=learner, status=Status.COMPLETED).exists()
+    reasons = sorted(entry["reason"] for entry in document.unmatched)
+    assert reasons == ["locked: finish 'Theory' first", "no chapter with this title"]
 
 
 def test_post_progress_by_teacher_session_records_the_teacher(client, teacher, learner, steps):

@@ -103,3 +103,23 @@ def test_marslabs_document_for_derives_seed_shape(ohms_law):
 
     assert derived == {"class": 12, "subject_progress": {
         "phy": {"completed_experiments": ["Ohm's Law"], "completed_quizzes": []}}}
+
+
+def test_untrusted_document_goes_through_locks_and_criteria(ohms_law):
+    learner = UserFactory(grade=12)
+    doc = document(learner, {"subject_progress": {
+        "phy": {"completed_experiments": ["ohms law"], "completed_quizzes": ["ohms law"]}}})
+
+    locked = engine.apply_marslabs_document(document=doc, trusted=False)
+    theory = ohms_law.steps.get(title="Theory")
+    engine.open_step(learner=learner, step=theory)  # view criterion: done, the simulation unlocks
+    applied = engine.apply_marslabs_document(document=doc, trusted=False)
+
+    assert locked.completed == 0
+    assert sorted(e["reason"] for e in locked.unmatched) == [
+        "a quiz is passed by taking it in MARS Labs", "locked: finish 'Theory' first",
+    ]
+    assert applied.completed == 1
+    statuses = dict(LearningProgress.objects.filter(user=learner).values_list("step__title", "status"))
+    assert statuses == {"Theory": Status.COMPLETED, "Simulation": Status.COMPLETED}
+    assert not ProgressEvent.objects.filter(user=learner, data__imported="marslabs").exists()
