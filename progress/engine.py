@@ -1207,7 +1207,7 @@ def _apply_untrusted(documents, wanted, by_document, *, now):
             result = report_external(learner=learners[user_id], step=step, completed=True, now=now)
             if result.completed:
                 report.completed += 1
-            elif result.outcome == Outcome.UNCHANGED or (result.progress and result.progress.status == Status.COMPLETED):
+            elif result.progress is not None and result.progress.status == Status.COMPLETED:
                 report.already_done += 1
             else:
                 report.unmatched.append({**entry, "reason": result.reason})
