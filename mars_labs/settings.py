@@ -245,6 +245,8 @@ if not DEBUG:
 # --- MARS Labs rules ------------------------------------------------------------
 # Each heartbeat adds at most this many seconds of active time (engine.record_active_time).
 HEARTBEAT_MAX_SECONDS = envint("HEARTBEAT_MAX_SECONDS", 30)
+# Failed attempts at a chapter's quiz that propose a remedial path (progress/paths.py).
+REMEDIAL_AFTER_FAILED_ATTEMPTS = envint("REMEDIAL_AFTER_FAILED_ATTEMPTS", 2)
 
 # One JSON object per line on stderr (collectors parse it); audit events at INFO.
 LOGGING = {

@@ -265,7 +265,7 @@ def propose_remedial(*, learner, quiz, failed, now):
     them, the prerequisite chapter's quiz and reading steps when the learner's
     best score there was below its pass mark + 10. Returns the path or None.
     """
-    threshold = getattr(settings, "REMEDIAL_AFTER_FAILED_ATTEMPTS", 2)
+    threshold = settings.REMEDIAL_AFTER_FAILED_ATTEMPTS
     chapter = quiz.chapter
     if failed < threshold or LearningPath.objects.filter(
         user=learner, chapter=chapter, path_type=PathType.REMEDIAL, is_active=True
