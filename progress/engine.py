@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, F, FilteredRelation, IntegerField, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Exists, F, FilteredRelation, FloatField, OuterRef, Q, Subquery, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
@@ -1009,7 +1009,8 @@ def active_minutes_by_day(*, learner, days=14, today=None) -> list[DayActivity]:
         ProgressEvent.objects.filter(user=learner, kind=EventKind.TIME, created_at__gte=start, created_at__lt=end)
         .annotate(day=TruncDate("created_at", tzinfo=tz))
         .values("day")
-        .annotate(seconds=Sum(Cast(KT("data__seconds"), IntegerField())))
+        # Float: heartbeats credit tenths of a second (an integer cast fails on PostgreSQL for "4.5").
+        .annotate(seconds=Sum(Cast(KT("data__seconds"), FloatField())))
         .order_by("day")
         .values_list("day", "seconds")
     )

@@ -535,3 +535,14 @@ def test_heartbeat_keeps_highest_watched_percentage(learner):
 
     assert refused.outcome == Outcome.INVALID
     assert LearningProgress.objects.get(step=video).progress_data["watched_percent"] == 40
+
+
+def test_activity_chart_sums_fractional_heartbeat_seconds(learner, timed_step):
+    """Heartbeats credit tenths of a second; the per-day sum must accept them on every database."""
+    engine.open_step(learner=learner, step=timed_step, now=T0)
+    engine.record_active_time(learner=learner, step=timed_step, seconds=14.5, now=at(14.6))
+    engine.record_active_time(learner=learner, step=timed_step, seconds=15.5, now=at(30.2))
+
+    days = engine.active_minutes_by_day(learner=learner, days=2, today=timezone.localdate(T0))
+
+    assert sum(day.seconds for day in days) == 30
