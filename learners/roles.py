@@ -10,6 +10,7 @@ What the group grants, exactly:
 * edit the curriculum: add / change / delete / view Subject, Chapter, LearningStep;
 * view progress: LearningProgress, ProgressEvent, Progress (MARS-labs documents),
   LearningPath, UserProfile, Classroom;
+* see and change the path rules (PathRule: what each background level's path leaves out);
 * act on progress, always with a reason, through the engine: reset, excuse
   (skip) and override (mark complete, recompute, re-apply MARS-labs documents).
 
@@ -49,6 +50,8 @@ TEACHER_MODEL_PERMISSIONS = {
     ("progress", "progressevent"): ("view",),
     ("progress", "progress"): ("view",),
     ("progress", "learningpath"): ("view",),
+    # The personalized-path rules are data a teacher can see and change (learning paths issue).
+    ("progress", "pathrule"): ("change", "view"),
     ("learners", "userprofile"): ("view",),
     ("learners", "classroom"): ("view",),
 }

@@ -18,18 +18,14 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from curriculum.models import Chapter, Subject
+from curriculum.models import Chapter, LearningStep, Subject
 from learners.admin import ScopedAdminMixin
 from learners.roles import classrooms_for
 
 from . import engine
 from .enums import Status
-from .models import LearningPath, LearningProgress, Progress, ProgressEvent
-
-try:  # the learning-paths work adds PathRule; register it when it is there
-    from .models import PathRule
-except ImportError:  # pragma: no cover
-    PathRule = None
+from .models import LearningPath, LearningProgress, PathRule, Progress, ProgressEvent
+from .paths import rebuild_main_path
 
 STATUS_ICONS = {
     Status.NOT_STARTED: "○",
@@ -313,11 +309,48 @@ class LearningProgressAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(LearningPath)
 class LearningPathAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Read-only: paths are built by progress/paths.py. "Rebuild" makes them afresh from the rules."""
+
     list_display = ["name", "learner", "path_type", "chapter", "is_active", "step_count", "updated_at"]
     list_filter = [ClassroomFilter, "path_type", "is_active"]
     list_select_related = ["user", "chapter__subject"]
     search_fields = ["name", "user__username", "user__first_name", "user__last_name"]
-    raw_id_fields = ["user"]
+    fields = ["user", "name", "path_type", "chapter", "is_active", "ended_at", "description", "sequence"]
+    readonly_fields = fields
+    actions = ["rebuild"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description=gettext_lazy("steps, in order"))
+    def sequence(self, obj):
+        """Each step's title, chapter and the path's note, with left-out steps listed after (one query)."""
+        ids = [*obj.steps_sequence, *obj.omitted]
+        steps = LearningStep.objects.select_related("chapter").in_bulk([uuid.UUID(i) for i in ids])
+        rows = []
+        for step_id in obj.steps_sequence:
+            step = steps.get(uuid.UUID(step_id))
+            note = (obj.step_notes.get(step_id) or {}).get("note", "")
+            rows.append((step.chapter.title if step else "?", step.title if step else step_id, note))
+        for step_id, reason in obj.omitted.items():
+            step = steps.get(uuid.UUID(step_id))
+            rows.append((step.chapter.title if step else "?", step.title if step else step_id,
+                         _("left out: %(reason)s") % {"reason": reason}))
+        return format_html("<ol>{}</ol>", format_html_join(
+            "", "<li>{} › <strong>{}</strong> <span class='help'>{}</span></li>", rows
+        ))
+
+    @admin.action(description=gettext_lazy("Rebuild the selected learners' paths from the rules"))
+    def rebuild(self, request, queryset):
+        learners = {path.user for path in queryset.select_related("user")}
+        changed = sum(rebuild_main_path(learner=learner, actor=request.user).changed for learner in learners)
+        messages.success(request, ngettext(
+            "%(changed)d of %(count)d learner's path changed.",
+            "%(changed)d of %(count)d learners' paths changed.", len(learners),
+        ) % {"changed": changed, "count": len(learners)})
 
     @admin.display(description=gettext_lazy("learner"), ordering="user__last_name")
     def learner(self, obj):
@@ -443,8 +476,19 @@ class ProgressEventAdmin(ScopedAdminMixin, admin.ModelAdmin):
         return False
 
 
-if PathRule is not None:
+@admin.register(PathRule)
+class PathRuleAdmin(admin.ModelAdmin):
+    """What a personalized path does per background level. The three levels are fixed; their rules are not.
 
-    @admin.register(PathRule)
-    class PathRuleAdmin(admin.ModelAdmin):
-        list_display = ["background_level", "leave_out_optional", "test_out", "updated_at"]
+    A change applies to paths built from now on: rebuild paths (the learning-path
+    list's action, or ``manage.py rebuild_paths``) to apply it to everyone.
+    """
+
+    list_display = ["background_level", "leave_out_optional", "test_out", "updated_at"]
+    readonly_fields = ["background_level"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -28,8 +28,9 @@ class Migration(migrations.Migration):
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("learners", "0003_user_legacy_id"),
-        ("curriculum", "0001_initial"),
-        ("progress", "0002_event_created_at_from_engine"),
+        ("curriculum", "0002_step_optional_for_intermediate"),
+        # PathRule must exist: the role lists its permissions.
+        ("progress", "0005_event_kind_path"),
     ]
 
     operations = [
