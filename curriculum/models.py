@@ -12,7 +12,6 @@ from mars_labs.schemas import SchemaError, validate_activity, validate_completio
 
 from .enums import StepType
 
-
 # Only these can be left out of a path: quizzes, exercises and labs are how learning is checked.
 OPTIONAL_STEP_TYPES = (StepType.READING, StepType.VIDEO)
 

@@ -23,8 +23,8 @@ from curriculum.models import Chapter
 from learners.enums import BackgroundLevel
 from learners.models import Classroom
 from progress import engine
-from progress.paths import rebuild_main_path
 from progress.models import LearningProgress, ProgressEvent
+from progress.paths import rebuild_main_path
 
 # One documented password per role (README, docs). Demo only: never use these on a real server.
 DEMO_PASSWORDS = {"student": "mars-student", "teacher": "mars-teacher", "admin": "mars-admin"}
