@@ -28,6 +28,10 @@ class PathChapter:
     chapter: object
     entries: list
 
+    @property
+    def all_done(self):
+        return all(entry.state.is_done for entry in self.entries)
+
 
 def _entries(path, state_by_id, *, include_omitted):
     """The path's steps in order, grouped by chapter (consecutive runs), with their notes."""
@@ -38,6 +42,10 @@ def _entries(path, state_by_id, *, include_omitted):
         if state is None:
             continue  # a step of another class, or deleted since: nothing to show
         note = path.step_notes.get(step_id, {})
+        if state.is_done and note.get("skippable_if"):
+            note = {}  # "skipped if you test out" means nothing once the step is done
+        if note.get("test_out") and not state.test_out:
+            note = {}  # no longer a test-out (attempted, or the chapter is otherwise done)
         entry = PathEntry(
             state=state,
             note=path.omitted.get(step_id) or note.get("note", ""),
