@@ -441,9 +441,11 @@ def _read_step(obj, path, chapter, errors):
         for message in _schema_messages(exc, "activity"):
             fields.error(message)
     else:
-        if step_type == "quiz" and not activity.get("questions"):
+        waits_for_questions = criteria_ok and criteria.get("type") == "external"
+        if step_type == "quiz" and not activity.get("questions") and not waits_for_questions:
             # The step page shows a quiz step's questions, so it needs some even
-            # when its completion is not the quiz score.
+            # when its completion is not the quiz score. An externally judged
+            # quiz (an OLabs Viva Voce) may wait for a teacher to add them.
             fields.error(_("activity: A quiz step needs at least one question with a correct answer marked."))
 
     prerequisite = fields.raw("prerequisite_step")
