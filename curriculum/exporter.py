@@ -43,7 +43,7 @@ def export_curriculum(*, warnings: list | None = None) -> dict:
     steps = list(
         LearningStep.objects.order_by("chapter_id", "order_index").values(
             "id", "chapter_id", "title", "step_type", "order_index", "content",
-            "required_completion_criteria", "activity", "prerequisite_step_id",
+            "required_completion_criteria", "activity", "prerequisite_step_id", "optional_for_intermediate",
         )
     )
     chapter_by_id = {c["id"]: c for c in chapters}
@@ -96,6 +96,8 @@ def export_curriculum(*, warnings: list | None = None) -> dict:
             "criteria": step["required_completion_criteria"],
             "activity": step["activity"] or {},
         }
+        if step["optional_for_intermediate"]:
+            out["optional_for_intermediate"] = True  # written only when set: older files stay as they were
         prerequisite = step_by_id.get(step["prerequisite_step_id"])
         if prerequisite is not None:
             other = chapter_by_id[prerequisite["chapter_id"]]

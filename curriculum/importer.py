@@ -38,7 +38,7 @@ from django.utils.translation import gettext as _
 
 from mars_labs.schemas import STEP_TYPES, SchemaError, validate_activity, validate_completion_criteria
 
-from .models import Chapter, LearningStep, Subject, default_completion_criteria
+from .models import OPTIONAL_STEP_TYPES, Chapter, LearningStep, Subject, default_completion_criteria
 
 FORMAT_NAME = "mars-labs-curriculum"
 FORMAT_VERSION = 1
@@ -55,7 +55,10 @@ SUBJECT_FIELDS = ("code", "name", "order", "chapters")
 CHAPTER_FIELDS = (
     "title", "slug", "grade", "order_index", "description", "is_active", "external_id", "prerequisite", "steps",
 )
-STEP_FIELDS = ("title", "step_type", "order_index", "content", "criteria", "activity", "prerequisite_step")
+STEP_FIELDS = (
+    "title", "step_type", "order_index", "content", "criteria", "activity", "prerequisite_step",
+    "optional_for_intermediate",
+)
 
 # Fields that take part in a Chapter unique constraint; a chapter whose value
 # changes is parked on temporary values first so swaps cannot collide.
@@ -255,6 +258,7 @@ class _StepSpec:
     criteria: dict
     activity: dict
     prerequisite: str | dict | None
+    optional_for_intermediate: bool = False
     instance: LearningStep | None = None
     created: bool = False
     changed: list = field(default_factory=list)
@@ -448,6 +452,11 @@ def _read_step(obj, path, chapter, errors):
             # quiz (an OLabs Viva Voce) may wait for a teacher to add them.
             fields.error(_("activity: A quiz step needs at least one question with a correct answer marked."))
 
+    optional = fields.boolean("optional_for_intermediate", default=False)
+    if optional and step_type not in OPTIONAL_STEP_TYPES:
+        fields.error(_("only reading and video steps can be optional for intermediate learners"),
+                     key="optional_for_intermediate")
+
     prerequisite = fields.raw("prerequisite_step")
     if prerequisite is _MISSING:
         prerequisite = None
@@ -468,6 +477,7 @@ def _read_step(obj, path, chapter, errors):
         criteria=criteria,
         activity=activity,
         prerequisite=prerequisite,
+        optional_for_intermediate=optional,
     )
 
 
@@ -688,7 +698,7 @@ def _plan_steps(plan, errors):
             values = {
                 "title": spec.title, "content": spec.content, "step_type": spec.step_type,
                 "order_index": spec.order_index, "required_completion_criteria": spec.criteria,
-                "activity": spec.activity,
+                "activity": spec.activity, "optional_for_intermediate": spec.optional_for_intermediate,
             }
             if match is None:
                 spec.instance, spec.created = LearningStep(**values), True

@@ -636,3 +636,22 @@ def test_the_full_example_in_the_format_documentation_imports():
     ohm = Chapter.objects.get(external_id="olabs:phy12:ohms-law")
     assert (ohm.slug, ohm.prerequisite_chapter.title) == ("ohms-law", "Electric Current")
     assert ohm.steps.get(title="Quiz").prerequisite_step.title == "I have read this"
+
+
+def test_optional_for_intermediate_round_trips_and_is_refused_on_a_quiz():
+    from curriculum.exporter import export_curriculum
+    from curriculum.importer import DEMO_CURRICULUM_PATH, CurriculumError, import_curriculum, load_curriculum_file
+
+    data = load_curriculum_file(DEMO_CURRICULUM_PATH)
+    import_curriculum(data)
+    exported = export_curriculum()
+    flags = [s.get("optional_for_intermediate", False) for subj in exported["subjects"]
+             for ch in subj["chapters"] for s in ch["steps"]]
+    assert sum(flags) == 9
+
+    quiz = data["subjects"][0]["chapters"][1]["steps"][4]
+    assert quiz["step_type"] == "quiz"
+    quiz["optional_for_intermediate"] = True
+    with pytest.raises(CurriculumError) as error:
+        import_curriculum(data)
+    assert "optional_for_intermediate: only reading and video steps can be optional" in str(error.value)

@@ -429,3 +429,22 @@ def test_rebuild_after_test_out_keeps_its_outcome(answers):
 
     assert not again.changed
     assert titles(again.path.steps_sequence) == ["Theory", "Animation", "Simulation", "Quiz"]
+
+
+@pytest.mark.parametrize(
+    "level, path_type, left_out, quiz_first",
+    [("beginner", PathType.DEFAULT, 0, False), ("intermediate", PathType.PERSONALIZED, 9, False),
+     ("advanced", PathType.PERSONALIZED, 0, True)],
+)
+def test_path_contents_for_each_level_on_the_demo_curriculum(demo, level, path_type, left_out, quiz_first):
+    """The demo marks its 9 Animation videos optional for intermediate learners."""
+    path = learning_paths.rebuild_main_path(learner=learner_at(level)).path
+
+    total = LearningStep.objects.count()
+    assert path.path_type == path_type
+    assert len(path.steps_sequence) == total - left_out
+    assert set(path.omitted.values()) <= {"optional for intermediate learners"}
+    assert len(path.omitted) == left_out
+    ohms_law_steps = [str(pk) for pk in demo.steps.order_by("order_index").values_list("pk", flat=True)]
+    first_of_ohm = next(sid for sid in path.steps_sequence if sid in ohms_law_steps)
+    assert (LearningStep.objects.get(pk=first_of_ohm).title == "Quiz") is quiz_first
