@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from .enums import TokenScope
 from .models import ApiToken
-from .queries import one
+from .queries import token_with_prefix
 
 # last_used_at is for people ("is this token still used?"): a minute is precise
 # enough, and a write per request would cost more than the request itself.
@@ -79,12 +79,12 @@ def authenticate(request, *, now=None):
 def token_for(plain, *, now=None):
     """The live ApiToken for a presented token string (one query), else AuthError."""
     prefix = ApiToken.prefix_of(plain)
-    token = one(ApiToken.objects.select_related("user").filter(prefix=prefix)) if prefix else None
+    token = token_with_prefix(prefix) if prefix else None
     if token is None or not token.matches(plain):
         raise AuthError(_("invalid API token"))
     if token.is_revoked:
         raise AuthError(_("this API token has been revoked"))
-    if token.user is not None and not token.user.is_active:
+    if token.user_id is not None and not token.user_is_active:
         raise AuthError(_("this API token's user is deactivated"))
     touch(token, now=now)
     return token

@@ -106,7 +106,8 @@ def clean_event(body):
 def _apply(*, verb, learner, step, score, reporter):
     """Hand one event to the engine (see the module docstring for the mapping)."""
     if verb == Verb.STARTED:
-        return engine.open_step(learner=learner, step=step)
+        # A simulation starting is not the learner opening the page: heartbeats keep crediting that page.
+        return engine.open_step(learner=learner, step=step, viewing=False)
     completed = verb in (Verb.COMPLETED, Verb.PASSED)
     return engine.report_external(learner=learner, step=step, completed=completed, score=score, reporter=reporter)
 
@@ -142,15 +143,16 @@ def replay(existing, event):
     return existing.response
 
 
-def record(*, event, learner, step, principal):
+def record(*, event, learner, step, principal, seen=None):
     """Apply ``event`` once: ``(status, body)``. 201 the first time, 200 with the same body after.
 
     The ApiEvent row and the engine's writes commit together or not at all. A
     refused event (locked step) records nothing, so the same id may be sent
-    again once the step is open.
+    again once the step is open. ``seen``: whether the caller already looked
+    the event id up (False saves the lookup; a race is still caught below).
     """
     event = {**event, "learner": learner, "step": step}
-    existing = one(ApiEvent.objects.filter(event_id=event["event_id"]))
+    existing = one(ApiEvent.objects.filter(event_id=event["event_id"])) if seen is not False else None
     if existing is not None:
         return 200, replay(existing, event)
     reporter = principal.actor_for(learner)

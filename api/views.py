@@ -14,19 +14,19 @@ creating users is for staff and lab tokens.
 import re
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.db.models import F
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from curriculum.models import Chapter, LearningStep
+from curriculum.models import Chapter
 from learners.models import UserProfile
 from mars_labs.schemas import SchemaError, validate_marslabs_progress
 from progress import engine
 from progress.models import Progress
 
-from . import events
+from . import events, queries
 from .http import ApiError, as_id, endpoint, json_response, read_json
 from .openapi import openapi_document
 from .queries import one
@@ -63,22 +63,41 @@ def learner_for(principal, user_id, *, message):
     raise ApiError(404, message)
 
 
-def step_for(principal, learner, step_id):
-    """The step ``step_id`` for ``learner``, or 404.
+def event_target(principal, learner_id, step_id, *, event_id):
+    """``(learner, step, seen)`` for a simulation event, if the caller may send it; else 400/403/404.
 
-    Learners acting for themselves reach only the steps of their class (the
-    rule the pages use); a lab token reaches any step.
+    The learner: a lab token names one (``learner_id``, required); anyone else
+    sends their own events only. The step: learners acting for themselves
+    reach only the steps of their class (the rule the pages use); a lab token
+    reaches any step. ``seen``: an ApiEvent with ``event_id`` exists already.
+
+    One query (``queries.event_target``). The engine needs only the learner's
+    id, so a lab token's learner comes back as a deferred User (a field is
+    read from the database on first use).
     """
+    if learner_id is None:
+        if principal.is_lab:
+            raise ApiError(400, _("learner is required with a lab token"))
+        learner = principal.user
+    elif principal.is_lab:
+        learner = None  # checked in the step query below
+    elif learner_id != principal.user.pk:
+        raise ApiError(403, _("you can only send your own events: leave learner out, or send your own id"))
+    else:
+        learner = principal.user
     step = None
     if isinstance(step_id, str) and events.UUID_PATTERN.fullmatch(step_id):
-        steps = LearningStep.objects.select_related("chapter")
-        if not principal.is_lab:
-            grade = UserProfile.objects.filter(user=learner).values("grade")[:1]
-            steps = steps.filter(chapter__in=Chapter.objects.for_grade(grade))
-        step = one(steps.filter(pk=step_id))
+        step = queries.event_target(step_id=step_id, learner_id=learner_id or learner.pk, event_id=event_id)
+    if learner is None:
+        if step is not None and step.is_learner:
+            learner = User.from_db(DEFAULT_DB_ALIAS, ["id"], [learner_id])
+        else:  # which 404: the learner's first, as everywhere else
+            learner = learner_for(principal, learner_id, message=_("No such learner."))
+    elif step is not None and not step.in_class:
+        step = None
     if step is None:
         raise ApiError(404, _("No such step."))
-    return step
+    return learner, step, step.seen
 
 
 def valid_document(data):
@@ -264,18 +283,8 @@ def post_event(request, step_id):
     """POST /steps/<uuid>/events: see api/events.py for what each verb does."""
     principal = request.principal
     event = events.clean_event(read_json(request))
-    if event["learner_id"] is None:
-        if principal.is_lab:
-            raise ApiError(400, _("learner is required with a lab token"))
-        learner = principal.user
-    elif principal.is_lab:
-        learner = learner_for(principal, event["learner_id"], message=_("No such learner."))
-    elif event["learner_id"] != principal.user.pk:
-        raise ApiError(403, _("you can only send your own events: leave learner out, or send your own id"))
-    else:
-        learner = principal.user
-    step = step_for(principal, learner, step_id)
-    status, body = events.record(event=event, learner=learner, step=step, principal=principal)
+    learner, step, seen = event_target(principal, event["learner_id"], step_id, event_id=event["event_id"])
+    status, body = events.record(event=event, learner=learner, step=step, principal=principal, seen=seen)
     response = json_response(body, status=status)
     if status == 200:
         response["Idempotent-Replayed"] = "true"

@@ -11,10 +11,11 @@ What it does:
 2. Creates a lab token, LEARNERS learners of class 12 and a chapter whose
    first step has an external criterion (so no event is refused as locked).
 3. Starts gunicorn (2 sync workers, 127.0.0.1, a free port, DEBUG off,
-   rate limit out of the way) and drives it with wrk: CLIENTS connections for
-   DURATION seconds. Every request is a new event ("answered", a score) for a
-   random learner, except every 10th, which re-sends the previous event id
-   (it must answer 200 and change nothing).
+   rate limit out of the way, the settings' defaults otherwise: persistent
+   connections, a local-memory cache unless --cache-url) and drives it with
+   wrk: CLIENTS connections for DURATION seconds. Every request is a new event
+   ("answered", a score) for a random learner, except every 10th, which
+   re-sends the previous event id (it must answer 200 and change nothing).
 4. Stops gunicorn and checks the database: one ApiEvent per 201, one engine
    ANSWERED event per ApiEvent, no other status codes. Prints events/s.
 
@@ -271,8 +272,14 @@ def main():
     parser.add_argument("--learners", type=int, default=400, help="Learners the events are spread over.")
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
     parser.add_argument("--conn-max-age", type=int, default=None,
-                        help="Experiment: override CONN_MAX_AGE in the workers (SQLite defaults to 0: "
-                             "a new connection per request).")
+                        help="Experiment: override CONN_MAX_AGE in the workers (the settings' default is 60; "
+                             "0 opens a connection per request).")
+    parser.add_argument("--cache-url", default=os.environ.get("CACHE_URL"),
+                        help="CACHE_URL for the workers (rate-limit counts, token touches). Default: local memory; "
+                             "redis://127.0.0.1:6379/0 shares them between the workers, as production should.")
+    parser.add_argument("--prepared-statements", action="store_true",
+                        help="PostgreSQL: DATABASE_PREPARED_STATEMENTS=true (server-side binding, psycopg prepares "
+                             "repeated statements).")
     args = parser.parse_args()
 
     ensure_wrk()
@@ -288,7 +295,10 @@ def main():
         "API_RATE_LIMIT": "100000000/minute",  # measure the API, not the limiter's refusals
         "LOG_LEVEL": "ERROR",
         "PYTHONWARNINGS": "ignore:No directory at",  # whitenoise: no collectstatic for a bench
+        "DATABASE_PREPARED_STATEMENTS": "true" if args.prepared_statements else "false",
     }
+    if args.cache_url:
+        env["CACHE_URL"] = args.cache_url
     setup_django(env)
     token, learner_ids, step_id = seed(args.learners)
     info = machine(url)
@@ -306,7 +316,10 @@ def main():
                        "    from django.conf import settings\n"
                        f"    settings.DATABASES['default']['CONN_MAX_AGE'] = {args.conn_max_age}\n")
         command += ["--config", conf.name]
-    gunicorn = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
+    worker_env = {**os.environ, **env}
+    if not args.cache_url:
+        worker_env.pop("CACHE_URL", None)
+    gunicorn = subprocess.Popen(command, cwd=ROOT, env=worker_env)
     try:
         wait_for(port, gunicorn)
         warm_created = warm_up(port, token, learner_ids, step_id)
@@ -354,6 +367,8 @@ def main():
         "gunicorn": f"{args.workers} {args.worker_class} workers"
                     + (f" x {args.threads} threads" if args.threads > 1 else "")
                     + ("" if args.conn_max_age is None else f", CONN_MAX_AGE={args.conn_max_age}"),
+        "cache": urlparse(args.cache_url).scheme if args.cache_url else "locmem",
+        "prepared_statements": args.prepared_statements,
         "clients": args.clients,
         "duration_s": duration,
         "responses": sum(statuses.values()),

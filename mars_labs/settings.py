@@ -266,3 +266,21 @@ _rate_count, _rate_sep, _rate_period = API_RATE_LIMIT.partition("/")
 if not (_rate_count.strip().isascii() and _rate_count.strip().isdigit()
         and _rate_period.strip() in {"second", "minute", "hour", "day"}):
     _stop(f"API_RATE_LIMIT={API_RATE_LIMIT!r} is not a rate; use e.g. 600/minute.")
+
+# --- Persistent SQLite connections ------------------------------------------------
+# Opening a SQLite connection (connect, register Django's SQL functions, run the
+# PRAGMAs above) costs about as much CPU as a simple request: keep it, as PostgreSQL's
+# are kept. Each worker process or thread has its own connection, so this is
+# safe with gunicorn's sync and gthread workers. CONN_MAX_AGE=0 opens one per request.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = envint("CONN_MAX_AGE", 60)
+
+# --- PostgreSQL prepared statements (opt-in) ----------------------------------------
+# Server-side parameter binding lets psycopg prepare a statement the fifth time it
+# runs, so PostgreSQL stops parsing and planning the API's few hot queries on every
+# request. Off by default: it does not work through a connection pooler in
+# transaction mode (PgBouncer before 1.21), and Django itself leaves it off.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and envbool(
+    "DATABASE_PREPARED_STATEMENTS", "false"
+):
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})

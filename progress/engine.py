@@ -12,14 +12,18 @@ Rules (DESIGN.md, "The rules live in one place"):
   chapter is done, the previous step by order_index is done and its own
   prerequisite step (possibly in another chapter) is done. *Done* means
   completed or skipped. ``chapter_states`` answers this for many chapters in
-  three queries, so no page asks per step.
+  three queries, so no page asks per step; ``step_state`` answers it for the
+  one step every write checks, in one hand-written statement that a test holds
+  to ``chapter_states``' answers (tests/progress/test_engine_fast_path.py).
+  Only quizzes test out of a chapter, so only they read the learner's paths.
 * Completion is judged on the server against the criteria snapshotted when the
   learner started the step, so a teacher's later edit never silently changes a
   started step (teachers recompute deliberately, from the admin).
 * ``completion_percentage`` never goes down.
 * Every write runs in one transaction on a row locked with SELECT ... FOR
-  UPDATE (created first with INSERT ... ON CONFLICT DO NOTHING), so parallel
-  requests for the same step leave one row and one completion.
+  UPDATE (read with the lock check; created first with INSERT ... ON CONFLICT
+  DO NOTHING when missing), so parallel requests for the same step leave one
+  row and one completion.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import Count, Exists, F, FilteredRelation, FloatField, OuterRef, Q, Subquery, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, TruncDate
@@ -45,7 +49,7 @@ from learners.models import UserProfile
 from mars_labs.audit import audit
 
 from . import paths as learning_paths
-from .enums import DONE_STATUSES, EventKind, Status
+from .enums import DONE_STATUSES, EventKind, PathType, Status
 from .models import LearningProgress, Progress, ProgressEvent
 
 
@@ -218,10 +222,7 @@ def chapter_states(*, learner, chapters, paths=None) -> dict:
             step = step_state.step
             if state.lock_reason:
                 step_state.lock_reason = state.lock_reason
-            elif (
-                str(step.pk) in test_out_ids and not step_state.is_done
-                and not (step_state.progress and step_state.progress.progress_data.get("attempts"))
-            ):
+            elif _tests_out(step, step_state.progress, test_out_ids):
                 step_state.test_out = True  # its first attempt may come before the rest of the chapter
             elif previous and not previous.is_done:
                 step_state.lock_reason = _("locked: finish '%(title)s' first") % {"title": previous.step.title}
@@ -235,9 +236,194 @@ def chapter_states(*, learner, chapters, paths=None) -> dict:
     return states
 
 
-def step_state(*, learner, step) -> StepState:
-    """One step's state for one learner (same rules and query count as a whole chapter)."""
-    return chapter_states(learner=learner, chapters=[step.chapter])[step.chapter_id].state_for(step.pk)
+def _tests_out(step, progress, test_out_ids):
+    """Whether ``step`` is open early as a test-out: a quiz the main path lists as one, not yet done or attempted.
+
+    Only quizzes test out (``paths.plan_main_path`` gives the note to a chapter's
+    quiz alone); saying so here lets a single-step check skip reading the paths
+    for every other step.
+    """
+    return (
+        step.step_type == StepType.QUIZ and str(step.pk) in test_out_ids
+        and not (progress and (progress.status in DONE_STATUSES or progress.progress_data.get("attempts")))
+    )
+
+
+@dataclass
+class _StepFacts:
+    """What decides one step's lock for one learner (``_step_facts``)."""
+
+    chapter_active: bool
+    previous_title: str | None  # None: the step is first in its chapter
+    previous_done: bool
+    prerequisite: tuple | None  # (title, chapter title, done) of the step's prerequisite step
+    chapter_prerequisite: tuple | None  # (title, done) of the chapter's prerequisite chapter
+    has_remedial: bool  # the learner has an active remedial path
+
+    @classmethod
+    def from_columns(cls, c):
+        prerequisite = chapter_prerequisite = None
+        if c["pre_step_id"] is not None:
+            prerequisite = (c["pre_title"], c["pre_step_chapter_title"], bool(c["pre_done"]))
+        if c["pre_chapter_id"] is not None:
+            # Done means every step done, and an inactive chapter counts as done (see _outside_chapters).
+            chapter_prerequisite = (c["pre_chapter_title"], bool(c["pre_chapter_done"]) or not c["pre_chapter_active"])
+        return cls(
+            chapter_active=bool(c["chapter_active"]), previous_title=c["previous_title"],
+            previous_done=bool(c["previous_done"]), prerequisite=prerequisite,
+            chapter_prerequisite=chapter_prerequisite, has_remedial=bool(c["has_remedial"]),
+        )
+
+
+# The facts behind one step's lock, as columns of one statement. Hand-written
+# because they are read on every write (every simulation event, every
+# heartbeat): built with the ORM (two Subquery and four Exists expressions) they
+# cost more CPU than the rest of the request together. They are held to
+# chapter_states, the ORM version of the same rules, on random curricula
+# (tests/progress/test_engine_fast_path.py). ``st`` is the step, ``ch`` its
+# chapter; a NULL prerequisite id makes its columns NULL / false.
+_FACT_COLUMNS = """
+    ch.is_active AS chapter_active,
+    (SELECT s.title FROM curriculum_learningstep s
+      WHERE s.chapter_id = st.chapter_id AND s.order_index < st.order_index
+      ORDER BY s.order_index DESC LIMIT 1) AS previous_title,
+    EXISTS (SELECT 1 FROM progress_learningprogress d
+             WHERE d.user_id = %(user)s AND d.status IN (%(completed)s, %(skipped)s)
+               AND d.step_id = (SELECT s.id FROM curriculum_learningstep s
+                                 WHERE s.chapter_id = st.chapter_id AND s.order_index < st.order_index
+                                 ORDER BY s.order_index DESC LIMIT 1)) AS previous_done,
+    st.prerequisite_step_id AS pre_step_id,
+    (SELECT s.title FROM curriculum_learningstep s WHERE s.id = st.prerequisite_step_id) AS pre_title,
+    (SELECT c.title FROM curriculum_learningstep s JOIN curriculum_chapter c ON c.id = s.chapter_id
+      WHERE s.id = st.prerequisite_step_id) AS pre_step_chapter_title,
+    EXISTS (SELECT 1 FROM progress_learningprogress d
+             WHERE d.user_id = %(user)s AND d.status IN (%(completed)s, %(skipped)s)
+               AND d.step_id = st.prerequisite_step_id) AS pre_done,
+    ch.prerequisite_chapter_id AS pre_chapter_id,
+    (SELECT c.title FROM curriculum_chapter c WHERE c.id = ch.prerequisite_chapter_id) AS pre_chapter_title,
+    (SELECT c.is_active FROM curriculum_chapter c WHERE c.id = ch.prerequisite_chapter_id) AS pre_chapter_active,
+    NOT EXISTS (SELECT 1 FROM curriculum_learningstep s
+                 WHERE s.chapter_id = ch.prerequisite_chapter_id
+                   AND NOT EXISTS (SELECT 1 FROM progress_learningprogress d
+                                    WHERE d.user_id = %(user)s AND d.step_id = s.id
+                                      AND d.status IN (%(completed)s, %(skipped)s))) AS pre_chapter_done,
+    EXISTS (SELECT 1 FROM progress_learningpath l
+             WHERE l.user_id = %(user)s AND l.is_active = %(true)s AND l.path_type = %(remedial)s) AS has_remedial
+"""
+_FACT_NAMES = re.findall(r" AS (\w+)", _FACT_COLUMNS)
+# The learner's row with the facts: one statement for the common case of a write.
+_ROW_AND_FACTS_SQL = f"""
+SELECT p.*, {_FACT_COLUMNS}
+FROM progress_learningprogress p
+JOIN curriculum_learningstep st ON st.id = p.step_id JOIN curriculum_chapter ch ON ch.id = st.chapter_id
+WHERE p.user_id = %(user)s AND p.step_id = %(step)s
+"""
+# The facts alone, when the learner has no row for the step yet.
+_FACTS_SQL = f"""
+SELECT {_FACT_COLUMNS}
+FROM curriculum_learningstep st JOIN curriculum_chapter ch ON ch.id = st.chapter_id
+WHERE st.id = %(step)s
+"""
+
+
+def _step_facts(learner, step, *, row=None):
+    """``(facts, progress)`` for one step and learner in one query (two when the learner has no row yet).
+
+    ``row``: None reads only the facts (``progress`` is None); "read" also
+    reads the learner's LearningProgress row; "lock" reads it with SELECT ...
+    FOR UPDATE (the caller's transaction then holds it). Only the ids of
+    ``learner`` and ``step`` are used: the step's place in the curriculum is
+    read afresh. Writes nothing.
+    """
+    connection = connections[router.db_for_write(LearningProgress)]  # the transaction a write runs in
+    params = {
+        "user": learner.pk,
+        # SQLite keeps UUIDs as hex text, PostgreSQL as uuid.
+        "step": LearningStep._meta.pk.get_db_prep_value(step.pk, connection),
+        "completed": Status.COMPLETED.value, "skipped": Status.SKIPPED.value, "remedial": PathType.REMEDIAL.value,
+        "true": True,  # "is_active = true", not "is_active": SQLite then uses the (user, is_active) index
+    }
+    if row is not None:
+        sql = _ROW_AND_FACTS_SQL
+        if row == "lock" and connection.features.has_select_for_update_of:
+            sql += " FOR UPDATE OF p"  # SQLite has no row locks: its write transactions are IMMEDIATE
+        progress = next(iter(LearningProgress.objects.raw(sql, params)), None)
+        if progress is not None:
+            return _StepFacts.from_columns(vars(progress)), progress
+    with connection.cursor() as cursor:
+        cursor.execute(_FACTS_SQL, params)
+        values = cursor.fetchone()
+    if values is None:
+        raise LearningStep.DoesNotExist(f"no step {step.pk}")
+    return _StepFacts.from_columns(dict(zip(_FACT_NAMES, values, strict=True))), None
+
+
+def _step_lock(step, facts, *, tests_out):
+    """``(lock_reason, test_out)`` for one step from its facts: the rules of ``chapter_states``, for one step."""
+    if not facts.chapter_active:
+        return _("locked: this chapter is not open yet"), False
+    if facts.chapter_prerequisite is not None and not facts.chapter_prerequisite[1]:
+        return _("locked: finish the chapter '%(title)s' first") % {"title": facts.chapter_prerequisite[0]}, False
+    if tests_out():
+        return "", True  # its first attempt may come before the rest of the chapter
+    if facts.previous_title is not None and not facts.previous_done:
+        return _("locked: finish '%(title)s' first") % {"title": facts.previous_title}, False
+    if facts.prerequisite is not None and not facts.prerequisite[2]:
+        title, chapter_title, _done = facts.prerequisite
+        reason = _("locked: finish '%(title)s' in '%(chapter)s' first") % {"title": title, "chapter": chapter_title}
+        return reason, False
+    return "", False
+
+
+def _remedial_listing(remedial, step):
+    key = str(step.pk)
+    return [p for p in remedial if key in p.step_notes or key in p.steps_sequence]
+
+
+def _availability(learner, step, *, row="read", paths=None, remedial=True):
+    """One step's ``StepState`` by the rules of ``chapter_states``, for one step, in one or two queries.
+
+    ``row`` says what to do with the learner's LearningProgress row:
+    ``"read"`` it; ``"lock"`` it (SELECT ... FOR UPDATE, inside the caller's
+    transaction: the write then needs no second read); or None: leave it,
+    for a caller that must lock something else first (``progress`` is then
+    read only when the answer needs it: a test-out, a refusal). With
+    ``remedial`` the active remedial paths listing the step are read (one
+    query, only when the learner has one); a quiz reads the main path for its
+    test-out note (one query), unless ``paths`` is given.
+    """
+    facts, progress = _step_facts(learner, step, row=row)
+    if paths is None:
+        wanted = step.step_type == StepType.QUIZ or (remedial and facts.has_remedial)
+        paths = learning_paths.active_paths(learner=learner) if wanted else (None, [])
+    main_path, remedial_paths = paths
+    test_out_ids = learning_paths.test_out_step_ids(main_path)
+
+    def load():
+        nonlocal progress
+        if progress is None and row is None:
+            progress = LearningProgress.objects.filter(user=learner, step=step).first()
+        return progress
+
+    reason, test_out = _step_lock(
+        step, facts,
+        # The cheap half of _tests_out first: only a test-out quiz needs the row.
+        tests_out=lambda: str(step.pk) in test_out_ids and _tests_out(step, load(), test_out_ids),
+    )
+    if reason:
+        load()
+    return StepState(step=step, progress=progress, lock_reason=reason, test_out=test_out,
+                     remedial=_remedial_listing(remedial_paths, step) if remedial else [])
+
+
+def step_state(*, learner, step, paths=None) -> StepState:
+    """One step's state for one learner: the same answer and reason as ``chapter_states``, in two or three queries.
+
+    One query for the learner's row and the lock facts (``_step_facts``; two
+    when there is no row) and, for a quiz or when the learner has a remedial
+    path, one for the active paths unless ``paths`` is given. Writes nothing.
+    """
+    return _availability(learner, step, paths=paths)
 
 
 # --------------------------------------------------------------------------
@@ -297,14 +483,21 @@ def evaluate(*, progress, step):
 # --------------------------------------------------------------------------
 
 
-def _locked_row(learner, step):
+def _locked_row(learner, step, *, exists=False):
     """The learner's row for ``step``, created if missing, locked until the transaction ends.
 
     INSERT ... ON CONFLICT DO NOTHING then SELECT ... FOR UPDATE: two requests
     racing here both end up holding the same single row, one after the other.
+    ``exists``: the caller saw the row, so try the SELECT alone first (rows
+    are never deleted but with their learner or step).
     """
+    rows = LearningProgress.objects.select_for_update().filter(user=learner, step=step).order_by()
+    if exists:
+        row = next(iter(rows[:1]), None)
+        if row is not None:
+            return row
     LearningProgress.objects.bulk_create([LearningProgress(user=learner, step=step)], ignore_conflicts=True)
-    return LearningProgress.objects.select_for_update().get(user=learner, step=step)
+    return rows.get()
 
 
 def _log(*, user_id, step, kind, actor=None, reason="", now=None, **data):
@@ -319,6 +512,10 @@ def _start(row, step, now):
     row.started_at = row.started_at or now
     row.progress_data = {**(row.progress_data or {}), "criteria": step.required_completion_criteria}
     _log(now=now, user_id=row.user_id, step=step, kind=EventKind.STARTED)
+
+
+# What a learner's write changes on their row (saving only these skips the keys and created_at).
+_ROW_FIELDS = ["status", "completion_percentage", "started_at", "completed_at", "progress_data", "updated_at"]
 
 
 def _settle(row, step, now, *, event_data=None):
@@ -336,7 +533,7 @@ def _settle(row, step, now, *, event_data=None):
         row.completion_percentage = 100
         completed_now = True
         _log(now=now, user_id=row.user_id, step=step, kind=EventKind.COMPLETED, **(event_data or {}))
-    row.save()
+    row.save(update_fields=_ROW_FIELDS)
     return completed_now, reason
 
 
@@ -346,31 +543,39 @@ def _refuse(outcome, reason, progress=None):
     return Result(outcome, reason, progress=progress)
 
 
-def _guarded(learner, step):
+def _guarded(learner, step, *, remedial=False):
     """Shared opening of every learner write: the lock check, then the locked row.
 
-    Returns ``(state, row, None)``, or ``(state, None, Result)`` when the step
-    is locked. Must run inside ``transaction.atomic()``.
+    Two queries when the learner already has a row (the check, the row locked
+    with SELECT ... FOR UPDATE), three when it is created; a quiz also reads
+    the paths. ``remedial``: fill ``state.remedial`` (opening a step marks it
+    reviewed). Returns ``(state, row, None)``, or ``(state, None, Result)``
+    when the step is locked. Must run inside ``transaction.atomic()``.
     """
-    state = step_state(learner=learner, step=step)
+    state = _availability(learner, step, row="lock", remedial=remedial)
     if state.lock_reason:
         return state, None, _refuse(Outcome.LOCKED, state.lock_reason, state.progress)
-    return state, _locked_row(learner, step), None
+    row = state.progress if state.progress is not None else _locked_row(learner, step)
+    return state, row, None
 
 
-def open_step(*, learner, step, now=None) -> Result:
+def open_step(*, learner, step, viewing=True, now=None) -> Result:
     """The learner opens ``step``: start it if new, and make it the step that earns active time.
 
     Changes: LearningProgress (in_progress, started_at, criteria snapshot; a
     view criterion completes here), UserProfile.viewing_step and
     last_heartbeat_at, a STARTED (and maybe COMPLETED) event.
+    ``viewing=False`` (a simulation reporting "started" through the API)
+    leaves the profile alone: only the learner's own page decides which
+    step earns heartbeat time.
     """
     now = now or timezone.now()
     with transaction.atomic():
-        # The profile first: every write locks profile, then progress row, so
-        # a heartbeat and an open never wait on each other in opposite order.
-        UserProfile.objects.filter(user=learner).update(viewing_step=step, last_heartbeat_at=now)
-        state, row, refused = _guarded(learner, step)
+        if viewing:
+            # The profile first: every write locks profile, then progress row, so
+            # a heartbeat and an open never wait on each other in opposite order.
+            UserProfile.objects.filter(user=learner).update(viewing_step=step, last_heartbeat_at=now)
+        state, row, refused = _guarded(learner, step, remedial=True)
         if refused:
             return refused
         if state.remedial:
@@ -404,14 +609,15 @@ def record_active_time(*, learner, step, seconds, watched=None, now=None) -> Res
     if watched is not None and (isinstance(watched, bool) or not isinstance(watched, int) or not 0 <= watched <= 100):
         return Result(Outcome.INVALID, _("watched must be a whole percentage from 0 to 100"))
     with transaction.atomic():
-        state = step_state(learner=learner, step=step)
+        # The row is locked after the profile (see open_step), so the check must not lock it.
+        state = _availability(learner, step, row=None, remedial=False)
         if state.lock_reason:
             return _refuse(Outcome.LOCKED, state.lock_reason, state.progress)
         profile = UserProfile.objects.select_for_update().get(user=learner)
         if profile.viewing_step_id != step.pk:
             # A late beat from a page the learner has left: not an error, just no credit.
             return _refuse(Outcome.UNCHANGED, _("this is not the step you are viewing: open it again"))
-        row = _locked_row(learner, step)
+        row = _locked_row(learner, step, exists=True)  # a heartbeat comes after an open: the row is there
         if row.status == Status.NOT_STARTED:
             return _refuse(Outcome.INVALID, _("open the step first"))
         elapsed = (now - profile.last_heartbeat_at).total_seconds() if profile.last_heartbeat_at else 0
@@ -601,13 +807,18 @@ def mark_done(*, learner, step, now=None) -> Result:
     return Result(Outcome.CHANGED, reason, progress=row, completed=completed)
 
 
+# How many of a step's simulation reports its LearningProgress row keeps (all are in ProgressEvent).
+EXTERNAL_REPORTS_KEPT = 20
+
+
 def report_external(*, learner, step, completed=True, score=None, reporter=None, now=None) -> Result:
     """A lab simulation reports on ``step`` for ``learner`` (through the API).
 
     ``completed`` meets an external criterion; a ``score`` (0-100) counts as
     a quiz attempt's score for a quiz criterion. Changes: progress_data
-    ``external_reports``, ``external_completed``, maybe ``best_score``; an
-    ANSWERED event (and maybe COMPLETED) with ``reporter`` as actor.
+    ``external_reports`` (the last EXTERNAL_REPORTS_KEPT), ``external_report_count``,
+    ``external_completed``, maybe ``best_score``; an ANSWERED event (and maybe
+    COMPLETED) with ``reporter`` as actor.
     """
     now = now or timezone.now()
     if score is not None and (isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 100):
@@ -623,7 +834,12 @@ def report_external(*, learner, step, completed=True, score=None, reporter=None,
         if score is not None:
             report["score"] = round(score)
             data["best_score"] = max(round(score), data.get("best_score") or 0)
-        data["external_reports"] = [*data.get("external_reports", []), report]
+        reports = data.get("external_reports", [])
+        # The row keeps the latest reports and a count (rewriting an ever longer list on
+        # every report would make a chatty simulation slower and slower); every report
+        # stays in its ANSWERED event.
+        data["external_report_count"] = data.get("external_report_count", len(reports)) + 1
+        data["external_reports"] = [*reports, report][-EXTERNAL_REPORTS_KEPT:]
         if completed:
             data["external_completed"] = True
         _log(now=now, user_id=learner.pk, step=step, kind=EventKind.ANSWERED, actor=reporter, external=True, **report)
