@@ -543,19 +543,23 @@ def _refuse(outcome, reason, progress=None):
     return Result(outcome, reason, progress=progress)
 
 
-def _guarded(learner, step, *, remedial=False):
+def _guarded(learner, step, *, remedial=False, start_at=None):
     """Shared opening of every learner write: the lock check, then the locked row.
 
     Two queries when the learner already has a row (the check, the row locked
     with SELECT ... FOR UPDATE), three when it is created; a quiz also reads
     the paths. ``remedial``: fill ``state.remedial`` (opening a step marks it
-    reviewed). Returns ``(state, row, None)``, or ``(state, None, Result)``
-    when the step is locked. Must run inside ``transaction.atomic()``.
+    reviewed). ``start_at``: a write that counts as starting the step (an
+    answer, a report) starts it at that time if it was not started yet.
+    Returns ``(state, row, None)``, or ``(state, None, Result)`` when the
+    step is locked. Must run inside ``transaction.atomic()``.
     """
     state = _availability(learner, step, row="lock", remedial=remedial)
     if state.lock_reason:
         return state, None, _refuse(Outcome.LOCKED, state.lock_reason, state.progress)
     row = state.progress if state.progress is not None else _locked_row(learner, step)
+    if start_at is not None and row.status == Status.NOT_STARTED:
+        _start(row, step, start_at)
     return state, row, None
 
 
@@ -689,11 +693,9 @@ def submit_quiz(*, learner, step, answers, now=None) -> Result:
     correct = [cleaned[i] == q["answer"] for i, q in enumerate(questions)]
     score = round(100 * sum(correct) / len(questions))
     with transaction.atomic():
-        state, row, refused = _guarded(learner, step)
+        state, row, refused = _guarded(learner, step, start_at=now)
         if refused:
             return refused
-        if row.status == Status.NOT_STARTED:
-            _start(row, step, now)
         data = row.progress_data
         attempt = {"answers": {str(k): v for k, v in cleaned.items()}, "score": score, "at": now.isoformat()}
         data["attempts"] = [*data.get("attempts", []), attempt]
@@ -768,11 +770,9 @@ def submit_answer(*, learner, step, answer, now=None) -> Result:
     expected = (step.activity or {}).get("expected_answer")
     right = expected is None or _normalise_answer(answer) == _normalise_answer(expected)
     with transaction.atomic():
-        state, row, refused = _guarded(learner, step)
+        state, row, refused = _guarded(learner, step, start_at=now)
         if refused:
             return refused
-        if row.status == Status.NOT_STARTED:
-            _start(row, step, now)
         data = row.progress_data
         data["submissions"] = [*data.get("submissions", []), {"answer": answer, "right": right, "at": now.isoformat()}]
         if right and data.get("accepted_answer") is None:
@@ -824,11 +824,9 @@ def report_external(*, learner, step, completed=True, score=None, reporter=None,
     if score is not None and (isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 100):
         return Result(Outcome.INVALID, _("score must be a number from 0 to 100"))
     with transaction.atomic():
-        state, row, refused = _guarded(learner, step)
+        state, row, refused = _guarded(learner, step, start_at=now)
         if refused:
             return refused
-        if row.status == Status.NOT_STARTED:
-            _start(row, step, now)
         data = row.progress_data
         report = {"completed": bool(completed), "at": now.isoformat()}
         if score is not None:
