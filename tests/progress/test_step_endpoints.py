@@ -1,12 +1,9 @@
 """The step page's POST endpoints (progress/views/learning.py): bad input, locks, other learners."""
 
-from datetime import timedelta
-from unittest import mock
 
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from curriculum.enums import StepType
 from progress import engine
@@ -26,24 +23,6 @@ pytestmark = pytest.mark.django_db
 ENDPOINTS = ["step-heartbeat", "step-complete", "step-quiz", "step-answer", "step-report"]
 
 
-class Clock:
-    """A settable ``timezone.now`` for the engine (freezegun is not installed)."""
-
-    def __init__(self):
-        self.now = timezone.now().replace(microsecond=0)
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock():
-    clock = Clock()
-    with mock.patch("progress.engine.timezone.now", new=clock):
-        yield clock
 
 
 def url(name, step):
