@@ -12,11 +12,14 @@ in. Rules JSON Schema cannot state (an answer index inside its choices) are
 checked in Python after the schema passes.
 """
 
+import functools
+import re
 import uuid
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import ValidationError as JsonSchemaError
 
 CRITERIA_TYPES = ("time", "quiz", "view", "manual", "submission", "external")
 STEP_TYPES = ("reading", "quiz", "exercise", "video", "interactive")
@@ -207,16 +210,71 @@ MARSLABS_PROGRESS_SCHEMA = {
 }
 
 
+@functools.lru_cache(maxsize=64)
+def _python_pattern(pattern):
+    """``pattern`` (ECMA-262, as JSON Schema says) compiled so that ``$`` means what it means there.
+
+    In ECMA-262 an unescaped ``$`` outside a character class matches only at
+    the end of the text; in Python it also matches before a final newline, so
+    "phy\\n" would pass "^[a-z]+$" and be stored. Those ``$`` become ``\\Z``.
+    """
+    out, escaped, in_class = [], False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "$" and not in_class:
+            char = r"\Z"
+        out.append(char)
+    return re.compile("".join(out))
+
+
+def _ecma_pattern(validator, pattern, instance, schema):
+    if validator.is_type(instance, "string") and not _python_pattern(pattern).search(instance):
+        yield JsonSchemaError(f"{instance!r} does not match {pattern!r}")
+
+
+# Draft 2020-12 with ECMA-262's "$"; the published schemas stay standard JSON Schema.
+_Validator = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
+
+
 def _where(error, root):
     path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
     return f"{root}{path}" if path else root
+
+
+class _Shown:
+    """A value as a message shows it: cut short (an error must not echo a megabyte back), never failing."""
+
+    LIMIT = 80
+
+    def __init__(self, value):
+        self.value = value
+
+    def _cut(self, show):
+        try:
+            text = show(self.value)
+        except ValueError:  # Python will not print a whole number of over 4300 digits
+            return "a number too large to show"
+        return text if len(text) <= self.LIMIT else text[: self.LIMIT - 1] + "…"
+
+    def __str__(self):
+        return self._cut(str)
+
+    def __repr__(self):
+        return self._cut(repr)
 
 
 def _message(error, root):
     value = error.instance
     messages = error.schema.get("x-messages", {}) if isinstance(error.schema, dict) else {}
     template = messages.get(error.validator)
-    fields = {"value": value}
+    fields = {"value": _Shown(value)}
     if error.validator == "required":
         fields["missing"] = next((k for k in error.validator_value if k not in value), "?")
     if error.validator == "additionalProperties":
@@ -225,16 +283,21 @@ def _message(error, root):
     if error.validator == "propertyNames":
         # The failing name sits on the sub-error; reach it for the message.
         sub = error.context[0] if error.context else None
-        fields["value"] = sub.instance if sub else value
+        fields["value"] = _Shown(sub.instance if sub else value)
         template = error.schema["propertyNames"].get("x-messages", {}).get("pattern")
     if template is None:
         template = "is not valid ({detail})"
-        fields["detail"] = error.message
+        fields["detail"] = _Shown(error.message)
     return f"{_where(error, root)}: {template.format(**fields)}"
 
 
 def _check(schema, value, root):
-    errors = sorted(Draft202012Validator(schema).iter_errors(value), key=lambda e: list(e.absolute_path))
+    try:
+        errors = sorted(_Validator(schema).iter_errors(value), key=lambda e: list(e.absolute_path))
+    except ValueError:
+        # jsonschema prints the value into its own message, and Python refuses to print a whole number of
+        # over 4300 digits. JSON text cannot carry one (json.loads refuses it too); Python callers can.
+        raise SchemaError(f"{root}: holds a number too large to be real") from None
     if errors:
         raise SchemaError([_message(e, root) for e in errors])
 
@@ -252,10 +315,10 @@ def validate_completion_criteria(value):
     if not isinstance(kind, str) or kind not in CRITERIA_SCHEMAS:
         raise SchemaError(
             _("Unknown completion type %(kind)r: use one of %(types)s.")
-            % {"kind": kind, "types": ", ".join(CRITERIA_TYPES)}
+            % {"kind": _Shown(kind), "types": ", ".join(CRITERIA_TYPES)}
         )
     if kind == "time" and isinstance(value.get("value"), int | float) and value["value"] < 0:
-        raise SchemaError(_("Time cannot be negative: %(value)s seconds.") % {"value": value["value"]})
+        raise SchemaError(_("Time cannot be negative: %(value)s seconds.") % {"value": _Shown(value["value"])})
     _check(CRITERIA_SCHEMAS[kind], value, "criteria")
 
 
@@ -288,8 +351,7 @@ def validate_steps_sequence(value):
     """Shape only; LearningPath.clean() checks that every id names a real step."""
     _check(STEPS_SEQUENCE_SCHEMA, value, "steps")
     # The schema compares spellings; one step may be spelt in upper case or
-    # without hyphens, and Python's "$" lets a trailing newline through the
-    # pattern. Compare the ids themselves.
+    # without hyphens. Compare the ids themselves.
     seen = set()
     for index, item in enumerate(value):
         try:
@@ -303,8 +365,10 @@ def validate_steps_sequence(value):
 
 def validate_marslabs_progress(value):
     """A MARS-labs progress document: {"class": 12, "subject_progress": {...}}."""
-    if isinstance(value, dict) and isinstance(value.get("class"), str) and value["class"].isdigit():
+    if isinstance(value, dict) and isinstance(value.get("class"), str) and re.fullmatch(r"[0-9]{1,10}", value["class"]):
         # MARS-labs clients sometimes sent the class as a string; the document
         # is stored verbatim, so accept the spelling and let the engine read it.
+        # ASCII digits only: "²".isdigit() is true but int("²") fails, and
+        # int() refuses strings of over 4300 digits; those get the schema's message.
         value = {**value, "class": int(value["class"])}
     _check(MARSLABS_PROGRESS_SCHEMA, value, "progress_data")
