@@ -1,16 +1,20 @@
 """manage.py import_marslabs: learners and progress documents from a MARS-labs SQLite database."""
 
+import gc
 import json
 import sqlite3
+import uuid
 from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from curriculum.enums import StepType
 from learners.legacy import UsernameAllocator, parse_age, username_base
 from learners.models import UserProfile
+from progress import engine
 from progress.enums import Status
 from progress.models import LearningProgress, Progress, ProgressEvent
 from tests.factories import ChapterFactory, QuizStepFactory, StepFactory, SubjectFactory, UserFactory
@@ -210,3 +214,58 @@ def test_reapply_matches_titles_whose_chapter_was_added_later(tmp_path, ohms_law
     assert LearningProgress.objects.filter(step__chapter=bridge, status=Status.COMPLETED).count() == 1
     assert Progress.objects.get().unmatched == []
     assert "Steps completed: 1." in out
+
+
+def _stored(sql, params):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def test_bulk_written_rows_are_what_the_orm_writes(tmp_path, ohms_law):
+    """Users, profiles and documents go in by multi-row INSERT (SQLite) or COPY (PostgreSQL), not the ORM:
+    what is stored must be what the ORM (and the profile signal) would store."""
+    data = {"class": 12, "subject_progress": {"phy": {"completed_experiments": ["Ohm’s law ✓ \t\\ \"x\""],
+                                                      "completed_quizzes": []}}}
+    run(legacy_db(tmp_path / "mars.db", [(1, "Zoë\tAnn", "D'Souza \\", "17")], [(1, data)]))
+    learner = User.objects.get(legacy_id=1)
+    twin = Progress.objects.create(user=learner, progress_data=data)  # through the ORM, for comparison
+
+    imported_text, twin_text = (row[0] for row in _stored(
+        "SELECT progress_data FROM progress_progress WHERE user_id = %s ORDER BY id", [learner.pk]))
+    assert imported_text == twin_text  # the same JSON text (SQLite) / jsonb value (PostgreSQL)
+    assert Progress.objects.exclude(pk=twin.pk).get().progress_data == data
+    assert (learner.first_name, learner.last_name, learner.age, learner.email, learner.is_active) == (
+        "Zoë Ann", "D'Souza \\", 17, "", True)  # legacy names: whitespace runs become one space
+    profile, fresh = UserProfile.objects.get(user=learner), UserFactory(grade=None).profile  # fresh: signal-made
+    assert isinstance(profile.pk, uuid.UUID) and profile.pk.version == 4
+    fields = ["background_level", "preferred_language", "learning_preferences", "viewing_step_id",
+              "last_heartbeat_at"]
+    assert [getattr(profile, f) for f in fields] == [getattr(fresh, f) for f in fields]
+    assert profile.grade == 12  # filled from the document's class
+
+
+def test_cycle_collection_is_off_during_the_import_and_back_on_after(tmp_path, ohms_law, monkeypatch):
+    seen = []
+    apply = engine.apply_marslabs_documents
+    monkeypatch.setattr(engine, "apply_marslabs_documents", lambda **kw: seen.append(gc.isenabled()) or apply(**kw))
+
+    run(legacy_db(tmp_path / "mars.db", USERS, DOCUMENTS))
+    with pytest.raises(CommandError):
+        run(str(tmp_path / "missing.db"))
+
+    assert seen == [False]
+    assert gc.isenabled()
+
+
+def test_grades_come_from_the_documents_class_as_the_engine_fills_them(tmp_path, ohms_law):
+    """One class across a learner's documents: that grade (set when the profile is made). Classes that
+    disagree: the engine's rule (the grade met first in the batch), as before. No usable class: none."""
+    users = [(1, "A", "A", ""), (2, "B", "B", ""), (3, "C", "C", ""), (4, "D", "D", "")]
+    documents = [(1, doc(grade=12)), (2, doc(grade=11)), (2, doc(grade=12)), (3, doc(grade="9")),
+                 (3, {"subject_progress": {}}), (4, doc(grade=13))]
+
+    run(legacy_db(tmp_path / "mars.db", users, documents))
+
+    grades = dict(UserProfile.objects.filter(user__legacy_id__isnull=False).values_list("user__legacy_id", "grade"))
+    assert grades == {1: 12, 2: 12, 3: 9, 4: None}

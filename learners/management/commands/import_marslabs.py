@@ -1,12 +1,15 @@
 """``manage.py import_marslabs PATH [--dry-run]``: learners and progress from a MARS-labs SQLite database.
 
-Built for size (100,000 users and 200,000 documents in well under a minute;
+Built for size (100,000 users and 200,000 documents in under a minute;
 docs/performance.md "## Imports"): the legacy file is read with ``sqlite3``,
-users, profiles and documents are written with ``bulk_create`` in batches,
-and documents are applied by the engine (``apply_marslabs_documents``) a few
-thousand at a time, so nothing here costs a query per learner.
+users, profiles and documents are written with multi-row INSERTs (SQLite) or
+COPY (PostgreSQL) rather than ``bulk_create``, and documents are applied by
+the engine (``apply_marslabs_documents``, which writes through
+``progress.bulk``) a few thousand at a time, so nothing here costs a query
+per learner.
 """
 
+import gc
 import json
 import secrets
 import sqlite3
@@ -26,11 +29,25 @@ from tqdm import tqdm
 from learners.enums import BackgroundLevel
 from learners.legacy import LegacyError, UsernameAllocator, parse_age, read_marslabs_database, username_base
 from learners.models import UserProfile
-from progress import engine
+from mars_labs.audit import audit, operator
+from progress import bulk, engine
 from progress.models import Progress
 
 # Documents handed to the engine at once; each batch costs it a fixed number of queries.
 APPLY_CHUNK = 5000
+# SQLite's page cache during an import; a 100,000-learner import makes a database of about 600 MB.
+SQLITE_IMPORT_CACHE_MIB = 1024
+
+
+class StoredDocument:
+    """A document this import just stored, as the engine reads it (``pk``, ``user_id``, ``progress_data``) and
+    writes it back (``unmatched``, ``applied_at``): a ``Progress`` instance costs a model ``__init__`` each."""
+
+    __slots__ = ("pk", "user_id", "progress_data", "unmatched", "applied_at")
+
+    def __init__(self, pk, user_id, progress_data):
+        self.pk, self.user_id, self.progress_data = pk, user_id, progress_data
+        self.unmatched, self.applied_at = [], None
 
 
 def canonical(data):
@@ -54,23 +71,45 @@ def _max_params():
 
 @contextmanager
 def _large_sqlite_cache():
-    """Give SQLite a 256 MiB page cache while importing, then the default back.
+    """Give SQLite a large page cache (``SQLITE_IMPORT_CACHE_MIB``) while importing, then the default back.
 
     Step progress rows have random UUID keys, so with the default 2 MB cache
     every insert into their indexes reads pages back from disk once the
-    tables outgrow it; this roughly halves a 100,000-learner import.
+    tables outgrow it (this roughly halves a 100,000-learner import); and the
+    whole import is one transaction, whose changed pages SQLite writes out
+    early (and again when changed again) once they no longer fit. SQLite
+    takes the memory only as pages are used.
     """
     if connection.vendor != "sqlite":
         yield
         return
     with connection.cursor() as cursor:
         previous = cursor.execute("PRAGMA cache_size").fetchone()[0]
-        cursor.execute("PRAGMA cache_size = -262144")
+        cursor.execute(f"PRAGMA cache_size = {-1024 * SQLITE_IMPORT_CACHE_MIB}")
     try:
         yield
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA cache_size = {int(previous)}")
+
+
+@contextmanager
+def _without_cycle_collection():
+    """Python's cycle collector off for the import (and back on after).
+
+    An import holds millions of small objects (parsed documents, rows,
+    reports); every so often the collector walks all of them, and most of
+    reading a 200,000-document file went into that (5.0 s -> 1.6 s without
+    it). Nothing here makes reference cycles worth collecting mid-import;
+    whatever the ORM leaves is collected once the command ends.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def bulk_insert(model, columns, rows, *, constant=None, returning=False, progress=None):
@@ -81,19 +120,32 @@ def bulk_insert(model, columns, rows, *, constant=None, returning=False, progres
     every value of every row through its field and, on SQLite, sends at most
     999 parameters per statement:
 
-    * PostgreSQL: ``COPY ... FROM STDIN``. Ids, when wanted, are taken from
-      the table's own sequence first (so they are ours alone, even with other
+    * PostgreSQL: ``COPY ... FROM STDIN`` (``progress.bulk.insert``: values
+      must then be None, int or str). Ids, when wanted, are taken from the
+      table's own sequence first (so they are ours alone, even with other
       writers) and copied in with the rows.
     * SQLite: multi-row INSERTs with RETURNING (SQLite >= 3.35; the ORM's
       bulk_create relies on the same row order).
     """
     meta, quote, wrapper = model._meta, connection.ops.quote_name, db()
     constant = constant or {}
+    if wrapper.vendor == "postgresql":
+        ids = []
+        if returning and rows:
+            with wrapper.cursor() as cursor:
+                cursor.execute(
+                    "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                    [meta.db_table, meta.pk.column, len(rows)],
+                )
+                ids = [row[0] for row in cursor.fetchall()]
+            columns, rows = [meta.pk.name, *columns], [(pk, *row) for pk, row in zip(ids, rows, strict=True)]
+        bulk.insert(model, columns, rows, constant=constant)
+        if progress:
+            progress(len(rows))
+        return ids
     fields = [meta.get_field(name) for name in [*columns, *constant]]
     extra = tuple(meta.get_field(name).get_db_prep_save(value, wrapper) for name, value in constant.items())
     table = quote(meta.db_table)
-    if wrapper.vendor == "postgresql":
-        return _copy_insert(meta, table, fields, rows, extra, returning=returning, progress=progress)
     width = len(fields)
     per_statement = max(1, min(2000, _max_params() // width))
     head = f"INSERT INTO {table} ({', '.join(quote(f.column) for f in fields)}) VALUES "
@@ -109,28 +161,6 @@ def bulk_insert(model, columns, rows, *, constant=None, returning=False, progres
                 ids += [row[0] for row in cursor.fetchall()]
             if progress:
                 progress(len(chunk))
-    return ids
-
-
-def _copy_insert(meta, table, fields, rows, extra, *, returning, progress):
-    quote, wrapper = connection.ops.quote_name, db()
-    ids = []
-    with wrapper.cursor() as cursor:
-        if returning and rows:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [meta.db_table, meta.pk.column, len(rows)],
-            )
-            ids = [row[0] for row in cursor.fetchall()]
-            fields = [meta.pk, *fields]
-        names = ", ".join(quote(f.column) for f in fields)
-        with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-            for number, row in enumerate(rows):
-                copy.write_row((ids[number], *row, *extra) if returning else (*row, *extra))
-                if progress and number % 5000 == 4999:
-                    progress(5000)
-        if progress:
-            progress(len(rows) % 5000)
     return ids
 
 
@@ -154,7 +184,11 @@ class Command(BaseCommand):
                  "adding the missing chapters, say). Completions already made are kept.",
         )
 
-    def handle(self, *args, path, dry_run=False, reapply=False, verbosity=1, **options):
+    def handle(self, *args, **options):
+        with _without_cycle_collection():
+            self.import_file(*args, **options)
+
+    def import_file(self, *args, path, dry_run=False, reapply=False, verbosity=1, **options):
         self.verbosity = verbosity
         self.show_bars = verbosity >= 1 and self.stdout.isatty()
         try:
@@ -224,12 +258,22 @@ class Command(BaseCommand):
             ids = bulk_insert(User, ["username", "first_name", "last_name", "age", "legacy_id", "password"], rows,
                               constant=constant, returning=True, progress=bar.update)
         created = {row[4]: (pk, row[0], True) for row, pk in zip(rows, ids, strict=True)}
-        # Bulk inserts send no post_save, so the profiles the signal would make are made here.
-        profile_id, wrapper = UserProfile._meta.pk, db()
+        # Bulk inserts send no post_save, so the profiles the signal would make are made here. The engine
+        # fills an empty grade from the documents' class; a learner whose documents all give the same class
+        # gets it now instead (the same value, without rewriting 100,000 profile rows); when they disagree,
+        # the engine's rule decides, as before.
+        classes = defaultdict(set)
+        for document in legacy.documents:
+            if document.user_id in created:
+                grade = engine.document_grade(document.data)
+                if grade is not None:
+                    classes[document.user_id].add(grade)
+        grades = {legacy_id: next(iter(found)) for legacy_id, found in classes.items() if len(found) == 1}
         bulk_insert(
-            UserProfile, ["id", "user_id"],
-            [(profile_id.get_db_prep_save(uuid.uuid4(), wrapper), pk) for pk in ids],
-            constant={"background_level": BackgroundLevel.BEGINNER, "preferred_language": "en", "grade": None,
+            UserProfile, ["id", "user_id", "grade"],
+            # UUIDs as 32 hex digits: what the ORM stores on SQLite, and PostgreSQL reads.
+            [(uuid.uuid4().hex, pk, grades.get(row[4])) for row, pk in zip(rows, ids, strict=True)],
+            constant={"background_level": BackgroundLevel.BEGINNER, "preferred_language": "en",
                       "learning_preferences": {}, "viewing_step": None, "last_heartbeat_at": None,
                       "created_at": now, "updated_at": now},
         )
@@ -265,20 +309,15 @@ class Command(BaseCommand):
                     continue
             rows.append((user_id, document.data))
         now = timezone.now()
-        json_field, wrapper = Progress._meta.get_field("progress_data"), db()
+        dumps = json.JSONEncoder().encode  # what JSONField writes (json.dumps, no encoder), minus its call overhead
         with self.bar(len(rows), _("documents")) as bar:
             ids = bulk_insert(
                 Progress, ["user_id", "progress_data"],
-                [(user_id, json_field.get_db_prep_save(data, wrapper)) for user_id, data in rows],
+                [(user_id, dumps(data)) for user_id, data in rows],
                 constant={"unmatched": [], "applied_at": None, "created_at": now, "updated_at": now},
                 returning=True, progress=bar.update,
             )
-        # The engine works on model instances; from_db skips the costly keyword __init__.
-        stored = [
-            Progress.from_db("default", ["id", "user_id", "progress_data", "unmatched", "applied_at"],
-                             [pk, user_id, data, [], None])
-            for pk, (user_id, data) in zip(ids, rows, strict=True)
-        ]
+        stored = [StoredDocument(pk, user_id, data) for pk, (user_id, data) in zip(ids, rows, strict=True)]
         return stored, already, orphans
 
     def apply(self, documents, *, now):
@@ -313,6 +352,10 @@ class Command(BaseCommand):
                 unmatched[owner[report.document_id]].setdefault(key, entry["reason"])
         created = [entry for entry in users.values() if entry[2]]
         completed = sum(r.completed for r in reports)
+        if not dry_run:
+            audit("import", what="marslabs", path=str(legacy.path), operator=operator(),
+                  learners_created=len(created), learners_kept=len(users) - len(created),
+                  documents_stored=len(stored), documents_already=already_stored, steps_completed=completed)
 
         if verbosity >= 1:
             for line in legacy.problems:
