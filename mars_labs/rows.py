@@ -1,0 +1,48 @@
+"""Model instances from one hand-written SELECT that joins several tables.
+
+For the few lookups every request makes (the signed-in user with their
+profile, the step a page or a POST names), the ORM's query compiling costs
+more CPU than the database's work. These helpers keep such statements honest:
+the column lists come from the models, and the values go through the same
+converters the ORM applies (UUIDs, booleans and datetimes on SQLite, JSON
+everywhere), worked out once per model and database.
+"""
+
+from django.db import connections
+
+_CONVERTERS = {}
+
+
+def columns(model, alias):
+    """``alias."column", ...`` for every concrete field of ``model``, in field order."""
+    return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
+
+
+def _converters(model, connection):
+    key = (connection.alias, model)
+    if key not in _CONVERTERS:
+        converters = []
+        for i, field in enumerate(model._meta.concrete_fields):
+            expression = field.get_col(model._meta.db_table)
+            for convert in connection.ops.get_db_converters(expression) + expression.get_db_converters(connection):
+                converters.append((i, expression, convert))
+        _CONVERTERS[key] = ([f.attname for f in model._meta.concrete_fields], converters)
+    return _CONVERTERS[key]
+
+
+def from_row(row, models, db):
+    """One instance per model from ``row`` (their ``columns`` one after the other); None for a model whose
+    primary key is NULL (a LEFT JOIN that found nothing)."""
+    connection = connections[db]
+    instances, start = [], 0
+    for model in models:
+        names, converters = _converters(model, connection)
+        values = list(row[start:start + len(names)])
+        start += len(names)
+        if values[names.index(model._meta.pk.attname)] is None:
+            instances.append(None)
+            continue
+        for i, expression, convert in converters:
+            values[i] = convert(values[i], expression, connection)
+        instances.append(model.from_db(db, names, values))
+    return instances
