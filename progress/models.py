@@ -56,6 +56,9 @@ class LearningProgress(models.Model):
             models.Index(fields=["user", "-updated_at"], name="progress_user_recent_idx"),
             # Class reports: everyone's progress on one step, by status.
             models.Index(fields=["step", "status"], name="progress_step_status_idx"),
+            # Class report matrix and roll-ups: a learner's done steps, read from the index alone
+            # (never the rows with their JSON); docs/performance.md "Query plans".
+            models.Index(fields=["user", "status", "step"], name="progress_user_status_step_idx"),
         ]
 
     def __str__(self):

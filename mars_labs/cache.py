@@ -1,0 +1,103 @@
+"""A Redis cache backend that degrades instead of failing.
+
+``CACHE_URL=redis://...`` selects ``DegradingRedisCache`` (settings.py). When
+Redis cannot be reached (down, restarting, a network split) every operation
+behaves like a cache miss or a no-op: ``get`` returns the default, ``add``
+reports "not stored", ``set`` and ``delete`` do nothing, ``incr`` raises
+ValueError as for a missing key. Pages then render from the database, only
+slower. The first failure logs one warning; after it the backend does not try
+Redis again for ``RETRY_AFTER`` seconds, so a dead Redis costs a request no
+connection attempts. The next success logs that Redis is back.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+
+from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger("mars_labs.cache")
+
+# Seconds to treat Redis as down after a connection failure before trying it again.
+RETRY_AFTER = 5.0
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+def _degrading(fallback):
+    """Run the operation; while Redis is unreachable, return ``fallback(*args)`` instead."""
+
+    def decorator(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            if self._down_until and time.monotonic() < self._down_until:
+                return fallback(*args, **kwargs)
+            try:
+                result = method(self, *args, **kwargs)
+            except UNREACHABLE as exc:
+                self._went_down(exc)
+                return fallback(*args, **kwargs)
+            if self._down_until:
+                self._down_until = 0.0
+                logger.warning("Redis cache at %s is reachable again", self._location)
+            return result
+
+        return wrapper
+
+    return decorator
+
+
+def _miss(key, default=None, *args, **kwargs):
+    return default
+
+
+def _not_stored(*args, **kwargs):
+    return False
+
+
+def _nothing(*args, **kwargs):
+    return None
+
+
+def _empty_dict(*args, **kwargs):
+    return {}
+
+
+def _missing_key(key, *args, **kwargs):
+    raise ValueError(f"Key '{key}' not found (the Redis cache is unreachable)")
+
+
+def _stored_nothing(data, *args, **kwargs):
+    return list(data)  # set_many: the keys that were not stored
+
+
+class DegradingRedisCache(RedisCache):
+    """Django's RedisCache, where an unreachable Redis means a miss (see the module docstring)."""
+
+    def __init__(self, server, params):
+        params = {**params, "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0,
+                                        **params.get("OPTIONS", {})}}
+        super().__init__(server, params)
+        self._location = server if isinstance(server, str) else ",".join(server)
+        self._down_until = 0.0
+
+    def _went_down(self, exc):
+        first = not self._down_until
+        self._down_until = time.monotonic() + RETRY_AFTER
+        if first:
+            logger.warning("Redis cache at %s is unreachable (%s); serving without the cache", self._location, exc)
+
+    add = _degrading(_not_stored)(RedisCache.add)
+    get = _degrading(_miss)(RedisCache.get)
+    set = _degrading(_nothing)(RedisCache.set)
+    touch = _degrading(_not_stored)(RedisCache.touch)
+    delete = _degrading(_not_stored)(RedisCache.delete)
+    get_many = _degrading(_empty_dict)(RedisCache.get_many)
+    has_key = _degrading(_not_stored)(RedisCache.has_key)
+    incr = _degrading(_missing_key)(RedisCache.incr)
+    set_many = _degrading(_stored_nothing)(RedisCache.set_many)
+    delete_many = _degrading(_nothing)(RedisCache.delete_many)
+    clear = _degrading(_not_stored)(RedisCache.clear)

@@ -1,0 +1,59 @@
+"""CACHE_URL=redis://127.0.0.1:6379/0 works: settings pick the degrading backend, and against the machine's
+real Redis the cache stores, counts and serves the curriculum snapshot the dashboard reads."""
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+
+from curriculum import cache as curriculum_cache
+from mars_labs.cache import DegradingRedisCache
+from tests.factories import make_chapter
+from tests.test_settings import settings_after_start
+
+pytestmark = pytest.mark.django_db
+
+
+def test_settings_pick_the_degrading_backend_for_a_redis_url():
+    caches = settings_after_start("CACHES", CACHE_URL="redis://127.0.0.1:6379/0")["CACHES"]
+
+    assert caches["default"]["BACKEND"] == "mars_labs.cache.DegradingRedisCache"
+    assert caches["default"]["LOCATION"] == "redis://127.0.0.1:6379/0"
+
+
+def test_settings_keep_local_memory_by_default():
+    caches = settings_after_start("CACHES")["CACHES"]
+
+    assert caches["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
+
+
+def test_real_redis_stores_adds_and_counts(real_redis):
+    from django.core.cache import caches
+
+    assert isinstance(caches["default"], DegradingRedisCache)
+    cache.set("greeting", {"hello": [1, 2]}, timeout=30)
+    assert cache.get("greeting") == {"hello": [1, 2]}
+    assert cache.add("counter", 1, timeout=30) is True
+    assert cache.add("counter", 5, timeout=30) is False  # add() never overwrites: the rate limiter relies on it
+    assert cache.incr("counter") == 2
+    cache.delete("greeting")
+    assert cache.get("greeting", "gone") == "gone"
+
+
+def test_dashboard_reads_the_curriculum_snapshot_from_redis(real_redis, learner, learner_client):
+    chapter = make_chapter(steps=3, title="Ohm's Law")
+    import redis
+
+    from tests.perf.conftest import REDIS_URL
+
+    response = learner_client.get(reverse("progress:home"))
+
+    assert response.status_code == 200
+    assert "Ohm" in response.content.decode()
+    version = cache.get(curriculum_cache.version_key())
+    assert version
+    # Pickled in Redis, for every app process; keyed by database so two sites sharing a Redis never swap.
+    stored = cache.get(f"curriculum:{curriculum_cache._database_tag()}:{version}:12")
+    assert [c.title for c in stored.curriculum_chapters] == ["Ohm's Law"]
+    assert [s.chapter_id for s in stored.steps] == [chapter.pk] * 3
+    raw = redis.Redis.from_url(REDIS_URL)
+    assert raw.exists(f"{real_redis}:1:curriculum:{curriculum_cache._database_tag()}:{version}:12")
