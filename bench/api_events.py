@@ -25,10 +25,7 @@ Needs wrk (apt-get install -y wrk); the script installs it when apt-get is there
 import argparse
 import json
 import os
-import platform
 import secrets
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,8 +34,22 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import _common  # noqa: E402
+from bench._common import (  # noqa: E402
+    PYTHON,
+    ROOT,
+    cpu_seconds,
+    database_pids,
+    drop_database,
+    ensure_wrk,
+    free_port,
+    prepare_database,
+    setup_django,
+    wait_for,
+    worker_pids,
+)
 
 LUA = textwrap.dedent("""
     -- One thread per wrk thread; ids are unique per (thread, counter), every 10th request repeats the last id.
@@ -100,58 +111,14 @@ LUA = textwrap.dedent("""
 """)
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
-def ensure_wrk():
-    if shutil.which("wrk"):
-        return
-    if shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env={**os.environ,
-                       "DEBIAN_FRONTEND": "noninteractive"})
-    if not shutil.which("wrk"):
-        sys.exit("wrk is required: apt-get install -y wrk")
 
 
-def prepare_database(url):
-    """A fresh, empty database at ``url`` (SQLite file or PostgreSQL database)."""
-    parsed = urlparse(url)
-    if parsed.scheme.startswith("postgres"):
-        name = parsed.path.lstrip("/")
-        admin = parsed._replace(path="/postgres").geturl()
-        import psycopg
-
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-    else:
-        path = Path(parsed.path)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def drop_database(url):
-    parsed = urlparse(url)
-    if parsed.scheme.startswith("postgres"):
-        import psycopg
-
-        name = parsed.path.lstrip("/")
-        with psycopg.connect(parsed._replace(path="/postgres").geturl(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    else:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{parsed.path}{suffix}").unlink(missing_ok=True)
 
 
-def setup_django(env):
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def seed(learners):
@@ -185,43 +152,8 @@ def count_rows():
 
 
 def machine(url):
-    import django
-    from django.db import connection
-
-    meminfo = Path("/proc/meminfo").read_text().splitlines()
-    mem_kb = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal"))
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SHOW server_version")
-            database = f"PostgreSQL {cursor.fetchone()[0]}"
-        else:
-            cursor.execute("select sqlite_version()")
-            database = f"SQLite {cursor.fetchone()[0]} (WAL, IMMEDIATE)"
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "?")
-    return {"nproc": os.cpu_count(), "cpu": cpu, "memory_gb": round(mem_kb / 1024 / 1024, 1),
-            "python": platform.python_version(), "django": django.get_version(), "database": database}
-
-
-def cpu_seconds(pids):
-    """CPU time (user + system) the processes have used so far."""
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
-def database_pids(url):
-    """PostgreSQL backends serving the bench database (their CPU is the database's share); none for SQLite."""
-    if not urlparse(url).scheme.startswith("postgres"):
-        return []
-    name = urlparse(url).path.lstrip("/")
-    out = subprocess.run(["pgrep", "-f", f"postgres: .* {name} "], capture_output=True, text=True).stdout
-    return [int(pid) for pid in out.split()]
+    info = _common.machine()
+    return {key: info[key] for key in ("nproc", "cpu", "memory_gb", "python", "django", "database")}
 
 
 def warm_up(port, token, learner_ids, step_id, count=40):
@@ -242,22 +174,8 @@ def warm_up(port, token, learner_ids, step_id, count=40):
     return created
 
 
-def worker_pids(master):
-    out = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout
-    return [int(pid) for pid in out.split()]
 
 
-def wait_for(port, proc, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            sys.exit("gunicorn exited early; see its output above")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    sys.exit("gunicorn did not start listening")
 
 
 def main():
