@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run serve test test-e2e lint format migrations-check check-deploy demo-reset screenshots install install-dev clean
+.PHONY: run serve test test-e2e lint format migrations-check check-deploy demo-reset backup restore screenshots install install-dev clean messages
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,9 +54,25 @@ demo-reset: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py seed_demo
 
+## backup: a consistent copy of the database while the site runs (backups/mars-<UTC time>.sqlite3 or .pgdump)
+backup: $(VENV)/.runtime
+	$(PY) manage.py backup
+
+## restore: make restore FILE=backups/mars-<time>.sqlite3 -- replaces the whole database (docs/operations.md)
+restore: $(VENV)/.runtime
+	@test -n "$(FILE)" || { echo "make restore needs FILE=backups/mars-<time>.sqlite3 (or .pgdump); nothing was changed" >&2; exit 2; }
+	$(PY) manage.py restore "$(FILE)"
+
 ## screenshots: regenerate docs/screenshots/ with a real Chromium
 screenshots: $(VENV)/.dev
 	MARS_SCREENSHOTS=1 $(VENV)/bin/pytest tests/e2e -k screenshot $(PYTEST_ARGS)
+
+## messages: regenerate locale/{hi,en} from the code and templates, then compile the .mo files
+## (Debian's gettext; translate every new msgid in locale/hi/LC_MESSAGES/django.po first)
+MESSAGES_IGNORE := --ignore .venv --ignore staticfiles --ignore tests --ignore bench --ignore docs
+messages: $(VENV)/.runtime
+	$(PY) manage.py makemessages -l hi -l en --no-obsolete --add-location file $(MESSAGES_IGNORE)
+	$(PY) manage.py compilemessages $(MESSAGES_IGNORE)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -6,14 +6,19 @@ a 401 even for a signed-in browser.
 """
 
 import datetime
+import hmac
+import time
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db.models.signals import post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .enums import TokenScope
-from .models import ApiToken
+from .models import ApiToken, hash_token
 from .queries import token_with_prefix
 
 # last_used_at is for people ("is this token still used?"): a minute is precise
@@ -76,17 +81,57 @@ def authenticate(request, *, now=None):
     return None
 
 
+# Tokens this process checked against the database lately: SHA-256 of the presented
+# token -> (ApiToken, monotonic expiry). A simulation sends many events a second with
+# the same token, and the lookup was a query on every one of them. The price: a token
+# revoked (or whose user is deactivated) elsewhere keeps working in this process for
+# up to API_TOKEN_CACHE_SECONDS (default 5; 0 turns the memory off). In the process
+# that saves the token or a user the memory is dropped at once (the signals below).
+# Only tokens that passed every check are kept, under the hash of the whole token,
+# so a wrong secret never matches an entry and still costs its query and a 401.
+_verified = {}
+_VERIFIED_MAX = 1000  # tokens are few; a bound keeps a flood of distinct good tokens from growing it
+
+
+def forget_verified_tokens(**_kwargs):
+    """Drop the memory of checked tokens (a token or a user changed in this process)."""
+    _verified.clear()
+
+
+post_save.connect(forget_verified_tokens, sender=ApiToken, dispatch_uid="api-forget-tokens-on-token-save")
+post_save.connect(forget_verified_tokens, sender=get_user_model(), dispatch_uid="api-forget-tokens-on-user-save")
+
+
 def token_for(plain, *, now=None):
-    """The live ApiToken for a presented token string (one query), else AuthError."""
+    """The live ApiToken for a presented token string, else AuthError.
+
+    One query, or none when this process checked the same token less than
+    API_TOKEN_CACHE_SECONDS ago (see ``_verified``).
+    """
+    digest = hash_token(plain)
+    remembered = _verified.get(digest)
+    if remembered is not None and remembered[1] > time.monotonic():
+        token = remembered[0]
+    else:
+        token = _checked_token(plain, digest)
+        seconds = getattr(settings, "API_TOKEN_CACHE_SECONDS", 5)
+        if seconds > 0:
+            if len(_verified) >= _VERIFIED_MAX:
+                _verified.clear()
+            _verified[digest] = (token, time.monotonic() + seconds)
+    touch(token, now=now)
+    return token
+
+
+def _checked_token(plain, digest):
     prefix = ApiToken.prefix_of(plain)
     token = token_with_prefix(prefix) if prefix else None
-    if token is None or not token.matches(plain):
+    if token is None or not hmac.compare_digest(token.secret_hash, digest):
         raise AuthError(_("invalid API token"))
     if token.is_revoked:
         raise AuthError(_("this API token has been revoked"))
     if token.user_id is not None and not token.user_is_active:
         raise AuthError(_("this API token's user is deactivated"))
-    touch(token, now=now)
     return token
 
 

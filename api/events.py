@@ -21,7 +21,7 @@ import datetime
 import re
 import uuid
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils.translation import gettext as _
 
 from progress import engine
@@ -41,13 +41,6 @@ DURATION_PATTERN = rf"^P(?:{_D}(?:{_TIME})?|{_TIME})$"
 _DURATION = re.compile(DURATION_PATTERN)
 SCORELESS_VERBS = {Verb.STARTED}
 SCORE_REQUIRED_VERBS = {Verb.ANSWERED}
-
-
-class _Refused(Exception):
-    """The engine wrote nothing: leave the transaction (and the event row) rolled back."""
-
-    def __init__(self, result):
-        self.result = result
 
 
 def parse_duration(text):
@@ -103,13 +96,14 @@ def clean_event(body):
     }
 
 
-def _apply(*, verb, learner, step, score, reporter):
+def _apply(*, verb, learner, step, score, reporter, also):
     """Hand one event to the engine (see the module docstring for the mapping)."""
     if verb == Verb.STARTED:
         # A simulation starting is not the learner opening the page: heartbeats keep crediting that page.
-        return engine.open_step(learner=learner, step=step, viewing=False)
+        return engine.open_step(learner=learner, step=step, viewing=False, also=also)
     completed = verb in (Verb.COMPLETED, Verb.PASSED)
-    return engine.report_external(learner=learner, step=step, completed=completed, score=score, reporter=reporter)
+    return engine.report_external(learner=learner, step=step, completed=completed, score=score, reporter=reporter,
+                                  also=also)
 
 
 def _answer(event, result, learner, step):
@@ -146,9 +140,11 @@ def replay(existing, event):
 def record(*, event, learner, step, principal, seen=None):
     """Apply ``event`` once: ``(status, body)``. 201 the first time, 200 with the same body after.
 
-    The ApiEvent row and the engine's writes commit together or not at all. A
-    refused event (locked step) records nothing, so the same id may be sent
-    again once the step is open. ``seen``: whether the caller already looked
+    The ApiEvent row and the engine's writes commit together or not at all:
+    the engine inserts it with its own writes (``also``; on PostgreSQL in the
+    same statement), in its one transaction, with no savepoint. A refused
+    event (locked step) records nothing, so the same id may be sent again
+    once the step is open. ``seen``: whether the caller already looked
     the event id up (False saves the lookup; a race is still caught below).
     """
     event = {**event, "learner": learner, "step": step}
@@ -156,24 +152,25 @@ def record(*, event, learner, step, principal, seen=None):
     if existing is not None:
         return 200, replay(existing, event)
     reporter = principal.actor_for(learner)
+    answered = {}
+
+    def api_event(result):
+        answered["body"] = body = _answer(event, result, learner, step)
+        return [ApiEvent(
+            event_id=event["event_id"], learner=learner, step=step, verb=event["verb"], score=event["score"],
+            duration=event["duration"], token=principal.token, reporter=principal.user, response=body,
+        )]
+
     try:
-        with transaction.atomic():
-            result = _apply(verb=event["verb"], learner=learner, step=step, score=event["score"], reporter=reporter)
-            if not result.ok:
-                raise _Refused(result)
-            body = _answer(event, result, learner, step)
-            ApiEvent.objects.create(
-                event_id=event["event_id"], learner=learner, step=step, verb=event["verb"], score=event["score"],
-                duration=event["duration"], token=principal.token, reporter=principal.user, response=body,
-            )
-    except _Refused as refused:
-        result = refused.result
-        state = {k: v for k, v in _answer(event, result, learner, step).items() if k != "reason"}
-        raise ApiError(REFUSAL_STATUS.get(result.outcome, 409), result.reason, extra=state) from None
+        result = _apply(verb=event["verb"], learner=learner, step=step, score=event["score"], reporter=reporter,
+                        also=api_event)
     except IntegrityError:
         # The same id raced in from another request and won; everything here rolled back.
         existing = one(ApiEvent.objects.filter(event_id=event["event_id"]))
         if existing is None:
             raise
         return 200, replay(existing, event)
-    return 201, body
+    if not result.ok:  # the engine rolled back: nothing was written
+        state = {k: v for k, v in _answer(event, result, learner, step).items() if k != "reason"}
+        raise ApiError(REFUSAL_STATUS.get(result.outcome, 409), result.reason, extra=state)
+    return 201, answered["body"]

@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections, router
 
 from curriculum.models import LearningStep
+from mars_labs import rows
 
 from .enums import TokenScope
 from .models import ApiEvent, ApiToken
@@ -24,8 +25,8 @@ def one(queryset):
 # in their class (Chapter.objects.for_grade: active, their grade or none). Written
 # by hand because, built with the ORM, these lookups cost more CPU than the
 # engine's whole write; tests/api/test_event_queries.py holds it to the ORM's answers.
-_EVENT_TARGET_SQL = """
-SELECT s.*,
+_EVENT_TARGET_SQL = f"""
+SELECT {rows.columns(LearningStep, "s")},
     EXISTS (SELECT 1 FROM api_apievent e WHERE e.event_id = %(event)s) AS seen,
     EXISTS (SELECT 1 FROM learners_user u
              WHERE u.id = %(learner)s AND u.is_active = %(true)s AND u.is_staff = %(false)s
@@ -54,9 +55,13 @@ def event_target(*, step_id, learner_id, event_id):
         "learner": learner_id,
         "true": True, "false": False,  # "= true", not a bare column: SQLite plans it better
     }
-    step = next(iter(LearningStep.objects.raw(_EVENT_TARGET_SQL, params)), None)
-    if step is not None:  # SQLite answers 0/1
-        step.seen, step.is_learner, step.in_class = bool(step.seen), bool(step.is_learner), bool(step.in_class)
+    with connection.cursor() as cursor:
+        cursor.execute(_EVENT_TARGET_SQL, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    (step,) = rows.from_row(row[:-3], (LearningStep,), connection.alias)
+    step.seen, step.is_learner, step.in_class = (bool(value) for value in row[-3:])  # SQLite answers 0/1
     return step
 
 

@@ -7,21 +7,23 @@ status codes (its Flask app answered 200 for POST /progress and POST /update:
 Access (each handler starts with one helper from this module that returns the
 object or raises): a learner — signed in, or with a learner token — reaches
 only their own data, and someone else's id answers 404 as if it did not
-exist; a lab token and signed-in staff reach any learner; listing and
-creating users is for staff and lab tokens.
+exist; a lab token reaches any learner, signed-in staff the learners of
+the classrooms they teach (superusers: any). Listing users is for staff (the
+same scope) and lab tokens; creating them for lab tokens and staff with the
+add-user permission (teachers have none).
 """
 
 import re
 
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
-from django.db.models import F
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from curriculum.models import Chapter
+from curriculum import cache as curriculum_cache
 from learners.models import UserProfile
+from learners.roles import scope_to_learners
 from mars_labs.schemas import SchemaError, validate_marslabs_progress
 from progress import engine
 from progress.models import Progress
@@ -46,6 +48,20 @@ def learners():
     return User.objects.filter(is_active=True, is_staff=False, is_superuser=False)
 
 
+def learners_in_reach(principal):
+    """The learners the caller may act for besides themselves.
+
+    A lab token: any learner. Staff signed in with the browser: the learners of
+    the classrooms they teach (a superuser: everyone), as in the admin and the
+    report pages (learners/roles.py). Anyone else: nobody.
+    """
+    if principal.is_lab:
+        return learners()
+    if principal.is_staff:
+        return scope_to_learners(learners(), principal.user, learner_field="pk")
+    return learners().none()
+
+
 def learner_for(principal, user_id, *, message):
     """The learner ``user_id`` names, if the caller may act for them; else 404 with ``message``.
 
@@ -57,7 +73,7 @@ def learner_for(principal, user_id, *, message):
     if user_id is not None and own is not None and own.pk == user_id:
         return own
     if user_id is not None and principal.may_act_for_others:
-        learner = one(learners().filter(pk=user_id))
+        learner = one(learners_in_reach(principal).filter(pk=user_id))
         if learner is not None:
             return learner
     raise ApiError(404, message)
@@ -145,7 +161,9 @@ def add_progress(request):
     if isinstance(user_id, str) or as_id(user_id) is None:
         raise ApiError(400, _("user_id must be a user id (a whole number)"))
     valid_document(data)
-    learner = learner_for(request.principal, user_id, message=_("User not found"))
+    # MARS-labs' own message: its clients match on it, so it stays in English (not translated).
+    learner = learner_for(request.principal, user_id, message="User not found")
+    request.audit_learner = learner.pk  # for the audit line (api/http.py)
     with transaction.atomic():
         document = Progress.objects.create(user=learner, progress_data=data)
         engine.apply_marslabs_document(
@@ -178,6 +196,7 @@ def update_progress(request, user_id):
     if not data:
         raise ApiError(400, "Progress data is required")
     learner = learner_for(request.principal, user_id, message=not_found)
+    request.audit_learner = learner.pk  # for the audit line (api/http.py)
     valid_document(data)
     with transaction.atomic():
         document = Progress.objects.select_for_update().filter(user=learner).order_by("id").first()
@@ -207,13 +226,13 @@ def list_users(request):
         own = principal.own_learner
         if user_id is not None and own is not None and own.pk == user_id:
             return json_response(_user_json(own))
-        user = one(learners().filter(pk=user_id)) if user_id and principal.may_act_for_others else None
+        user = one(learners_in_reach(principal).filter(pk=user_id)) if user_id else None
         if user is None:
             raise ApiError(404, "Unable to detect the user!")
         return json_response(_user_json(user))
     if not principal.may_act_for_others:
         raise ApiError(403, _("only staff and lab tokens can list users"))
-    return json_response([_user_json(u) for u in learners().order_by("id")])
+    return json_response([_user_json(u) for u in learners_in_reach(principal).order_by("id")])
 
 
 def _clean_age(value):
@@ -249,8 +268,10 @@ def username_for(first, last):
 
 def create_user(request):
     """POST /update: MARS-labs' "create a user" (a learner who signs in only once given a password)."""
-    if not request.principal.may_act_for_others:
-        raise ApiError(403, _("only staff and lab tokens can create users"))
+    principal = request.principal
+    # Teachers manage no user accounts (learners/roles.py): staff need the add-user permission.
+    if not (principal.is_lab or (principal.is_staff and principal.user.has_perm("learners.add_user"))):
+        raise ApiError(403, _("only lab tokens and staff who may add users can create users"))
     body = read_json(request)
     if "id" in body:
         raise ApiError(400, "User already registered")
@@ -284,6 +305,7 @@ def post_event(request, step_id):
     principal = request.principal
     event = events.clean_event(read_json(request))
     learner, step, seen = event_target(principal, event["learner_id"], step_id, event_id=event["event_id"])
+    request.audit_learner = learner.pk  # for the audit line (api/http.py)
     status, body = events.record(event=event, learner=learner, step=step, principal=principal, seen=seen)
     response = json_response(body, status=status)
     if status == 200:
@@ -292,22 +314,35 @@ def post_event(request, step_id):
 
 
 def progress_summary(learner):
-    """Subject and chapter percentages for ``learner`` (four queries, whatever the curriculum's size)."""
+    """Subject and chapter percentages for ``learner``: two queries (the class, the steps done per chapter).
+
+    The curriculum comes from its cache (curriculum/cache.py); the numbers are
+    ``engine.subject_rollups`` and ``engine.chapter_rollups``' (tests/api/test_read.py).
+    """
     grade = UserProfile.objects.filter(user=learner).values_list("grade", flat=True).first()
-    rollups = engine.subject_rollups(learner=learner)
-    chapters = engine.chapter_rollups(
-        learner=learner,
-        chapters=Chapter.objects.for_grade(grade).order_by(
-            "subject_id", F("grade").asc(nulls_first=True), "order_index"
-        ),
-    )
+    done = engine.done_counts_by_chapter(learner=learner)
     by_subject = {}
-    for chapter in chapters:
-        by_subject.setdefault(chapter.subject_id, []).append({
+    for chapter in curriculum_cache.snapshot(grade).curriculum_chapters:
+        steps_done = min(done.get(chapter.pk, 0), chapter.steps_total)
+        entry = by_subject.setdefault(chapter.subject_id, {"subject": chapter.subject, "chapters": []})
+        entry["chapters"].append({
             "id": str(chapter.pk), "slug": chapter.slug, "title": chapter.title,
-            "steps_done": chapter.steps_done, "steps_total": chapter.steps_total,
-            "percentage": round(100 * chapter.steps_done / chapter.steps_total) if chapter.steps_total else 0,
+            "steps_done": steps_done, "steps_total": chapter.steps_total,
+            "percentage": round(100 * steps_done / chapter.steps_total) if chapter.steps_total else 0,
         })
+    rollups = sorted(
+        (
+            engine.SubjectRollup(
+                subject=entry["subject"],
+                steps_total=sum(c["steps_total"] for c in entry["chapters"]),
+                steps_done=sum(c["steps_done"] for c in entry["chapters"]),
+                chapters_total=len(entry["chapters"]),
+                chapters_done=sum(1 for c in entry["chapters"] if c["steps_done"] == c["steps_total"]),
+            )
+            for entry in by_subject.values()
+        ),
+        key=lambda r: (r.subject.order, r.subject.name),
+    )
     return {
         "learner": {"id": learner.pk, "username": learner.get_username(), "first": learner.first_name,
                     "last": learner.last_name, "class": grade},
@@ -317,7 +352,7 @@ def progress_summary(learner):
                 "code": r.subject.code, "name": r.subject.name, "percentage": r.percentage,
                 "steps_done": r.steps_done, "steps_total": r.steps_total,
                 "chapters_done": r.chapters_done, "chapters_total": r.chapters_total,
-                "chapters": by_subject.get(r.subject.pk, []),
+                "chapters": by_subject[r.subject.pk]["chapters"],
             }
             for r in rollups
         ],

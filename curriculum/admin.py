@@ -24,6 +24,7 @@ from progress.enums import DONE_STATUSES, Status
 from progress.models import LearningProgress
 
 from . import admin_views
+from . import cache as curriculum_cache
 from .admin_views import criteria_summary
 from .forms import ChapterForm, ChapterListForm, ChapterListFormSet, StepForm, StepInlineFormSet
 from .models import Chapter, LearningStep, Subject
@@ -103,7 +104,7 @@ class SubjectChapterInline(admin.TabularInline):
 
 @admin.register(Subject)
 class SubjectAdmin(admin.ModelAdmin):
-    list_display = ["name", "code", "order", "chapters"]
+    list_display = ["name", "code", "order", "language", "chapters"]
     search_fields = ["name", "code"]
     inlines = [SubjectChapterInline]
 
@@ -200,7 +201,7 @@ class ChapterAdmin(admin.ModelAdmin):
     actions = ["activate", "deactivate", "duplicate"]
     save_on_top = True
     fieldsets = [
-        (None, {"fields": [("subject", "grade"), "title", "description", ("order_index", "is_active")]}),
+        (None, {"fields": [("subject", "grade"), "title", "description", ("order_index", "is_active"), "language"]}),
         (gettext_lazy("Advanced"), {
             "fields": ["prerequisite_chapter", "slug", "external_id"], "classes": ["collapse"],
         }),
@@ -286,6 +287,7 @@ class ChapterAdmin(admin.ModelAdmin):
                   permissions=["change"])
     def activate(self, request, queryset):
         count = queryset.update(is_active=True)
+        curriculum_cache.invalidate_on_commit()  # update() sends no save signals
         self.message_user(request, ngettext("%(n)d chapter is now open to learners.",
                                             "%(n)d chapters are now open to learners.", count) % {"n": count},
                           messages.SUCCESS)
@@ -294,6 +296,7 @@ class ChapterAdmin(admin.ModelAdmin):
                   permissions=["change"])
     def deactivate(self, request, queryset):
         count = queryset.update(is_active=False)
+        curriculum_cache.invalidate_on_commit()  # update() sends no save signals
         self.message_user(request, ngettext(
             "%(n)d chapter is now hidden from learners (their progress is kept).",
             "%(n)d chapters are now hidden from learners (their progress is kept).", count) % {"n": count},
@@ -346,6 +349,7 @@ def duplicate_chapter(chapter):
                 twin.prerequisite_step_id = mapping.get(old.prerequisite_step_id, old.prerequisite_step_id)
                 linked.append(twin)
         LearningStep.objects.bulk_update(linked, ["prerequisite_step"])
+        curriculum_cache.invalidate_on_commit()  # bulk_create / bulk_update send no save signals
     return new
 
 

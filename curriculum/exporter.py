@@ -33,11 +33,11 @@ def export_curriculum(*, warnings: list | None = None) -> dict:
     a list a line saying so is appended to it for each.
     """
     warnings = warnings if warnings is not None else []
-    subjects = list(Subject.objects.order_by("order", "name", "code").values("id", "code", "name", "order"))
+    subjects = list(Subject.objects.order_by("order", "name", "code").values("id", "code", "name", "order", "language"))
     chapters = list(
         Chapter.objects.order_by("subject_id", F("grade").asc(nulls_first=True), "order_index").values(
             "id", "subject_id", "grade", "title", "slug", "order_index", "description", "is_active",
-            "external_id", "prerequisite_chapter_id",
+            "external_id", "prerequisite_chapter_id", "language",
         )
     )
     steps = list(
@@ -74,6 +74,8 @@ def export_curriculum(*, warnings: list | None = None) -> dict:
         }
         if chapter["external_id"]:
             out["external_id"] = chapter["external_id"]
+        if chapter["language"]:
+            out["language"] = chapter["language"]
         prerequisite = chapter_by_id.get(chapter["prerequisite_chapter_id"])
         if prerequisite is not None:
             if textbook(prerequisite) == textbook(chapter):
@@ -123,6 +125,7 @@ def export_curriculum(*, warnings: list | None = None) -> dict:
                 "code": subject["code"],
                 "name": subject["name"],
                 "order": subject["order"],
+                **({"language": subject["language"]} if subject["language"] else {}),
                 "chapters": [chapter_document(c) for c in chapters_by_subject.get(subject["id"], [])],
             }
             for subject in subjects

@@ -38,7 +38,15 @@ from django.utils.translation import gettext as _
 
 from mars_labs.schemas import STEP_TYPES, SchemaError, validate_activity, validate_completion_criteria
 
-from .models import OPTIONAL_STEP_TYPES, Chapter, LearningStep, Subject, default_completion_criteria
+from . import cache as curriculum_cache
+from .models import (
+    LANGUAGE_CODE_VALIDATOR,
+    OPTIONAL_STEP_TYPES,
+    Chapter,
+    LearningStep,
+    Subject,
+    default_completion_criteria,
+)
 
 FORMAT_NAME = "mars-labs-curriculum"
 FORMAT_VERSION = 1
@@ -51,9 +59,10 @@ SUBJECT_CODE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]+$")
 
 DOCUMENT_FIELDS = ("format", "version", "description", "subjects")
-SUBJECT_FIELDS = ("code", "name", "order", "chapters")
+SUBJECT_FIELDS = ("code", "name", "order", "language", "chapters")
 CHAPTER_FIELDS = (
-    "title", "slug", "grade", "order_index", "description", "is_active", "external_id", "prerequisite", "steps",
+    "title", "slug", "grade", "order_index", "description", "is_active", "external_id", "prerequisite", "language",
+    "steps",
 )
 STEP_FIELDS = (
     "title", "step_type", "order_index", "content", "criteria", "activity", "prerequisite_step",
@@ -217,6 +226,7 @@ class _SubjectSpec:
     code: str
     name: str
     order: int
+    language: str | None = None  # None: the file does not say; keep what the subject has
     chapters: list = field(default_factory=list)
     instance: Subject | None = None
     created: bool = False
@@ -235,6 +245,7 @@ class _ChapterSpec:
     is_active: bool
     external_id: str | None
     prerequisite: str | None
+    language: str | None = None  # None: the file does not say; keep what the chapter has
     steps: list = field(default_factory=list)
     instance: Chapter | None = None
     created: bool = False
@@ -352,6 +363,7 @@ def _read_subject(obj, path, errors):
         code=code,
         name=fields.text("name", required=True, default="", max_length=100),
         order=fields.integer("order", minimum=0, maximum=32767, default=0),
+        language=_language(fields),
     )
     for i, raw_chapter in enumerate(fields.items("chapters")):
         chapter = _read_chapter(raw_chapter, f"{path}.chapters[{i}]", subject, errors)
@@ -365,6 +377,19 @@ def _read_subject(obj, path, errors):
         subject.chapters, "order_index", _("order_index %(value)d"), errors, scope=lambda c: c.grade
     )
     return subject
+
+
+def _language(fields):
+    """The optional ``language`` of a subject or chapter: a language code, "" for the default, or None if absent."""
+    language = fields.text("language", max_length=16, nullable=True, blank=True)
+    if language:
+        try:
+            LANGUAGE_CODE_VALIDATOR(language)
+        except ValidationError:
+            fields.error(_("%(value)r is not a language code: use one such as en, hi or mr") % {"value": language},
+                         key="language")
+            return None
+    return language
 
 
 def _read_chapter(obj, path, subject, errors):
@@ -396,6 +421,7 @@ def _read_chapter(obj, path, subject, errors):
         is_active=fields.boolean("is_active", default=True),
         external_id=fields.text("external_id", max_length=255, nullable=True),
         prerequisite=fields.text("prerequisite", max_length=255, nullable=True),
+        language=_language(fields),
     )
     for i, raw_step in enumerate(fields.items("steps")):
         step = _read_step(raw_step, f"{path}.steps[{i}]", chapter, errors)
@@ -585,6 +611,11 @@ def _plan_subjects(plan):
             spec.instance, spec.created = Subject(code=spec.code, name=spec.name, order=spec.order), True
         else:
             spec.changed = _assign(spec.instance, {"name": spec.name, "order": spec.order})
+        if spec.language is not None:
+            if spec.created:
+                spec.instance.language = spec.language
+            else:
+                spec.changed += _assign(spec.instance, {"language": spec.language})
 
 
 def _plan_chapters(plan, errors):
@@ -653,6 +684,8 @@ def _plan_chapters(plan, errors):
             values["slug"] = spec.slug
         if spec.external_id is not None:
             values["external_id"] = spec.external_id
+        if spec.language is not None:
+            values["language"] = spec.language
         if spec.instance is None:
             spec.instance, spec.created = Chapter(**values), True
         else:
@@ -970,6 +1003,7 @@ def import_curriculum(data, *, dry_run=False) -> ImportReport:
             plan = _plan(subjects, report)
             if not dry_run:
                 _apply(plan)
+                curriculum_cache.invalidate_on_commit()  # positions move by QuerySet.update (no signals)
     except IntegrityError as exc:
         raise CurriculumError(
             _("The database refused the import, so nothing was changed (was another import running?): %(error)s")
@@ -999,3 +1033,5 @@ def load_curriculum_file(path):
             _("%(path)s is not valid JSON: %(reason)s at line %(line)d, column %(column)d")
             % {"path": path, "reason": exc.msg, "line": exc.lineno, "column": exc.colno}
         ) from exc
+    except ValueError as exc:  # a whole number of over 4300 digits, which Python refuses to read
+        raise CurriculumError(_("%(path)s is not valid JSON: %(reason)s") % {"path": path, "reason": exc}) from exc

@@ -1,6 +1,8 @@
 import uuid
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -16,6 +18,21 @@ from .enums import StepType
 OPTIONAL_STEP_TYPES = (StepType.READING, StepType.VIDEO)
 
 
+# Curriculum content stays in the language it was written in. A subject or chapter
+# may say which (a BCP 47 code such as en, hi, mr); an empty chapter language is
+# its subject's, an empty subject language the site's default (LANGUAGE_CODE).
+LANGUAGE_CODE_VALIDATOR = RegexValidator(
+    r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", _("Use a language code such as en, hi or mr."), code="invalid_language"
+)
+
+
+def language_field(help_text):
+    return models.CharField(
+        _("language"), max_length=16, blank=True, default="", validators=[LANGUAGE_CODE_VALIDATOR],
+        help_text=help_text,
+    )
+
+
 def default_completion_criteria():
     return {"type": "time", "value": 60}
 
@@ -26,6 +43,7 @@ class Subject(models.Model):
     code = models.SlugField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=100)
     order = models.PositiveSmallIntegerField(_("order"), default=0)
+    language = language_field(_("The language its chapters are written in (en, hi, mr, ...). Empty: English."))
 
     class Meta:
         ordering = ["order", "name"]
@@ -35,6 +53,11 @@ class Subject(models.Model):
 
     def get_absolute_url(self):
         return reverse("progress:subject", args=[self.code])
+
+    @property
+    def content_language(self):
+        """The language code this subject's content is written in."""
+        return self.language or settings.LANGUAGE_CODE
 
 
 class ChapterQuerySet(models.QuerySet):
@@ -61,6 +84,7 @@ class Chapter(models.Model):
         verbose_name=_("prerequisite chapter"),
     )
     is_active = models.BooleanField(_("active"), default=True)
+    language = language_field(_("The language this chapter is written in, if not its subject's (en, hi, mr, ...)."))
     external_id = models.CharField(
         _("external id"), max_length=255, null=True, blank=True, unique=True,
         help_text=_("An id from another system, e.g. olabs:1/2/3 for an OLabs simulation."),
@@ -113,6 +137,11 @@ class Chapter(models.Model):
 
     def get_absolute_url(self):
         return reverse("progress:chapter", args=[self.slug])
+
+    @property
+    def content_language(self):
+        """The language code this chapter is written in: its own, else its subject's."""
+        return self.language or self.subject.content_language
 
     def clean(self):
         if self.prerequisite_chapter_id and self.prerequisite_chapter_id == self.pk:

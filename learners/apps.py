@@ -8,4 +8,4 @@ class LearnersConfig(AppConfig):
     verbose_name = _("Learners and classes")
 
     def ready(self):
-        from . import signals  # noqa: F401
+        from . import sessions, signals  # noqa: F401

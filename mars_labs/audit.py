@@ -6,8 +6,10 @@ Passwords, tokens and quiz answers are never passed in, and ``_scrub`` drops
 any key that looks like one, so a careless caller cannot leak them either.
 """
 
+import getpass
 import json
 import logging
+import os
 from datetime import UTC, datetime
 
 logger = logging.getLogger("mars_labs.audit")
@@ -22,6 +24,14 @@ def _scrub(fields):
 def audit(event, **fields):
     """Log one audit event (``event`` is a short verb: login, login_failed, locked_out, reset, ...)."""
     logger.info(event, extra={"audit": _scrub(fields)})
+
+
+def operator():
+    """Who runs a management command: the login behind sudo, else the OS user ("" when unknown)."""
+    try:
+        return os.environ.get("SUDO_USER") or getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return ""
 
 
 class JsonFormatter(logging.Formatter):

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "curriculum",
     "progress",
     "api",
+    "mars_labs",  # for its management commands (backup, restore)
 ]
 
 MIDDLEWARE = [
@@ -87,6 +88,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After the two above: on the way out, before SessionMiddleware saves the session.
+    "learners.sessions.IdleSessionMiddleware",
+    # A signed-in user's profile language wins over the cookie and Accept-Language (LocaleMiddleware).
+    "learners.middleware.ProfileLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -125,6 +130,8 @@ except Exception as exc:  # environ raises several types for a malformed URL
 if DATABASES["default"].get("ENGINE") not in _DATABASE_ENGINES:
     _stop("DATABASE_URL must look like sqlite:///path/to/db.sqlite3 or postgres://user@host:5432/name.")
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and envbool("DATABASE_POOL", "false"):
+    _stop("DATABASE_POOL is for PostgreSQL; SQLite keeps one connection per process (unset DATABASE_POOL).")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at
     # BEGIN so two writers queue on the busy timeout instead of failing with
@@ -133,6 +140,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+elif envbool("DATABASE_POOL", "false"):
+    # A psycopg 3 connection pool per process (Django's OPTIONS["pool"]): connections are
+    # borrowed per request and returned, so several app servers share PostgreSQL's
+    # max_connections. Django refuses a pool with persistent connections, so CONN_MAX_AGE is 0.
+    if envint("CONN_MAX_AGE", 0) != 0:
+        _stop("DATABASE_POOL=true needs CONN_MAX_AGE=0 (the pool keeps the connections); unset CONN_MAX_AGE.")
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": envint("DATABASE_POOL_MIN_SIZE", 1),
+        "max_size": envint("DATABASE_POOL_MAX_SIZE", 4),
+        "timeout": envint("DATABASE_POOL_TIMEOUT", 10),
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = envint("CONN_MAX_AGE", 60)
@@ -147,6 +166,11 @@ try:
     CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 except Exception as exc:
     _stop(f"CACHE_URL is not a cache URL I understand ({exc}).")
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # Redis down means cache misses (pages render from the database), not errors: mars_labs/cache.py.
+    CACHES["default"]["BACKEND"] = "mars_labs.cache.DegradingRedisCache"
+# The cached curriculum (curriculum/cache.py) is rebuilt at least this often, even without an edit.
+CURRICULUM_CACHE_SECONDS = envint("CURRICULUM_CACHE_SECONDS", 600)
 
 # --- Auth -------------------------------------------------------------------
 AUTH_USER_MODEL = "learners.User"
@@ -157,7 +181,8 @@ LOGOUT_REDIRECT_URL = "login"
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out username + address before the password is even checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend that loads the profile with the user (its preferred_language sets the interface language).
+    "learners.backends.ProfileModelBackend",
 ]
 
 # Brute-force protection (django-axes). A whole school shares one public
@@ -181,9 +206,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Shared school computers: a session ends with the browser and after 8 hours.
-SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 8 * 60 * 60)
+# Shared school computers (docs/architecture.md, "Sessions"): a session ends when the
+# browser closes, on logout, or after SESSION_COOKIE_AGE seconds with no request (an
+# idle timeout: learners/sessions.py re-saves a session in use at most every
+# SESSION_REFRESH_SECONDS, instead of SESSION_SAVE_EVERY_REQUEST's write per request).
+SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 20 * 60)
+SESSION_REFRESH_SECONDS = envint("SESSION_REFRESH_SECONDS", 2 * 60)
+if not 0 < SESSION_REFRESH_SECONDS < SESSION_COOKIE_AGE:
+    _stop("SESSION_REFRESH_SECONDS must be above 0 and below SESSION_COOKIE_AGE (the idle timeout).")
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Django's database sessions, read with one hand-written statement (mars_labs/session_store.py says
+# why the database and not cached_db or signed cookies: a logout must end the session everywhere at once).
+SESSION_ENGINE = "mars_labs.session_store"
 
 # --- Internationalisation ----------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -266,6 +300,11 @@ _rate_count, _rate_sep, _rate_period = API_RATE_LIMIT.partition("/")
 if not (_rate_count.strip().isascii() and _rate_count.strip().isdigit()
         and _rate_period.strip() in {"second", "minute", "hour", "day"}):
     _stop(f"API_RATE_LIMIT={API_RATE_LIMIT!r} is not a rate; use e.g. 600/minute.")
+# Seconds an app process remembers an API token it checked (api/auth.py): a revoked token, or one whose
+# user was deactivated, keeps working in other processes for at most this long. 0: check on every request.
+API_TOKEN_CACHE_SECONDS = envint("API_TOKEN_CACHE_SECONDS", 5)
+if API_TOKEN_CACHE_SECONDS < 0:
+    _stop("API_TOKEN_CACHE_SECONDS must be 0 or more.")
 
 # --- Persistent SQLite connections ------------------------------------------------
 # Opening a SQLite connection (connect, register Django's SQL functions, run the

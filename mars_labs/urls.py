@@ -1,14 +1,15 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from learners.forms import LoginForm
 
-from . import views
+from . import bench_views, views
 
-admin.site.site_header = "MARS Labs administration"
-admin.site.site_title = "MARS Labs"
-admin.site.index_title = "Curriculum, classes and progress"
+admin.site.site_header = _("MARS Labs administration")
+admin.site.site_title = _("MARS Labs")
+admin.site.index_title = _("Curriculum, classes and progress")
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
@@ -24,3 +25,6 @@ urlpatterns = [
     path("", include("learners.urls")),
     path("", include("progress.urls")),
 ]
+
+# bench/run.py's baseline page: mounted only when MARS_BENCH_BASELINE=1 (never in production).
+urlpatterns = bench_views.urlpatterns() + urlpatterns

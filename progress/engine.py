@@ -24,20 +24,28 @@ Rules (DESIGN.md, "The rules live in one place"):
   UPDATE (read with the lock check; created first with INSERT ... ON CONFLICT
   DO NOTHING when missing), so parallel requests for the same step leave one
   row and one completion.
+* A learner's write sends what it changed (the row, its events, a caller's
+  ``also`` rows such as the API's ApiEvent) together when it ends
+  (``_Writes``: one statement on PostgreSQL, no savepoint of its own inside
+  the API's request), or nothing when it is refused.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime
 import enum
+import json
 import math
 import re
 import unicodedata
+import uuid
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connections, router, transaction
-from django.db.models import Count, Exists, F, FilteredRelation, FloatField, OuterRef, Q, Subquery, Sum
+from django.db.models import Case, Count, Exists, F, FilteredRelation, FloatField, OuterRef, Q, Subquery, Sum, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
@@ -46,8 +54,10 @@ from django.utils.translation import gettext as _
 from curriculum.enums import StepType
 from curriculum.models import Chapter, LearningStep, Subject
 from learners.models import UserProfile
+from mars_labs import rows as raw_rows
 from mars_labs.audit import audit
 
+from . import bulk
 from . import paths as learning_paths
 from .enums import DONE_STATUSES, EventKind, PathType, Status
 from .models import LearningProgress, Progress, ProgressEvent
@@ -159,36 +169,84 @@ def _outside_chapters(learner, chapter_ids):
     return {pk: (title, all_done or not is_active) for pk, title, is_active, all_done in rows}
 
 
-def chapter_states(*, learner, chapters, paths=None) -> dict:
+def _chapter_lock(chapter, prerequisite):
+    """A chapter's own lock reason ("" when open); ``prerequisite``: (title, done) of its prerequisite chapter, or None.
+
+    A locked chapter locks every step in it, test-out quizzes included.
+    """
+    if not chapter.is_active:
+        return _("locked: this chapter is not open yet")
+    if prerequisite is not None and not prerequisite[1]:
+        return _("locked: finish the chapter '%(title)s' first") % {"title": prerequisite[0]}
+    return ""
+
+
+def chapter_states(*, learner, chapters, paths=None, steps=None, done_data=True, rows=None, outside=None,
+                   test_out_ids=None) -> dict:
     """Each chapter's steps with the learner's progress and lock reason, in four queries.
 
     ``chapters`` is a list (or queryset) of Chapter objects; ``paths`` is
     ``learning_paths.active_paths(learner=...)`` when the caller has it (else
-    one query reads it: a test-out quiz opens early). Returns
-    ``{chapter_id: ChapterState}``; steps are in order_index order.
+    one query reads it: a test-out quiz opens early). ``steps``: the chapters'
+    steps by (chapter_id, order_index) when the caller has them (a
+    curriculum/cache.py snapshot); then the learner's rows come by user alone,
+    one query on the (user, step) index, and with ``done_data=False`` the rows
+    of done steps come without ``progress_data`` and no row has its
+    created/started/completed times (deferred: decoding every finished step's
+    JSON was most of a dashboard's CPU, and nothing there reads them). Given
+    ``steps`` must already have ``chapter`` set to the objects in ``chapters``.
+    ``rows`` (with ``steps``): the learner's rows ``{step_id: LearningProgress}``
+    the caller already read, at least those of these steps and of their
+    prerequisite steps: then no row is queried. ``outside``: ``{chapter_id:
+    (title, done)}`` for the prerequisite chapters not in ``chapters`` (as
+    ``_outside_chapters`` returns), when the caller knows them: no query.
+    ``test_out_ids``: ``paths.test_out_step_ids`` of the main path, when the
+    caller calls this once per chapter (it walks every note of the path).
+    Returns ``{chapter_id: ChapterState}``; steps are in order_index order.
     """
     chapters = list(chapters)
     by_id = {c.pk: c for c in chapters}
     if not chapters:
         return {}
-    steps = list(
-        LearningStep.objects.filter(chapter_id__in=by_id)
-        .select_related("prerequisite_step__chapter")
-        .order_by("chapter_id", "order_index")
-    )
-    outside_step_ids = {
-        s.prerequisite_step_id for s in steps if s.prerequisite_step_id and s.prerequisite_step.chapter_id not in by_id
-    }
-    rows = {
-        p.step_id: p
-        for p in LearningProgress.objects.filter(user=learner).filter(
-            Q(step__chapter_id__in=by_id) | Q(step_id__in=outside_step_ids)
+    steps_given = steps is not None
+    if steps is None:
+        steps = list(
+            LearningStep.objects.filter(chapter_id__in=by_id)
+            .select_related("prerequisite_step__chapter")
+            .order_by("chapter_id", "order_index")
         )
-    }
+        outside_step_ids = {
+            s.prerequisite_step_id for s in steps
+            if s.prerequisite_step_id and s.prerequisite_step.chapter_id not in by_id
+        }
+        rows = {
+            p.step_id: p
+            for p in LearningProgress.objects.filter(user=learner).filter(
+                Q(step__chapter_id__in=by_id) | Q(step_id__in=outside_step_ids)
+            )
+        }
+    elif rows is not None:
+        pass  # the caller's rows (CurriculumFrontier)
+    elif done_data:
+        # Rows of steps outside these chapters are simply never looked up.
+        rows = {p.step_id: p for p in LearningProgress.objects.filter(user=learner)}
+    else:
+        rows = {}
+        lean = LearningProgress.objects.filter(user=learner).defer(
+            "progress_data", "created_at", "started_at", "completed_at"
+        )
+        for p in lean.annotate(
+            live_data=Case(When(~Q(status__in=DONE_STATUSES), then=F("progress_data")), default=None)
+        ):
+            if p.status not in DONE_STATUSES:
+                p.progress_data = p.live_data
+            rows[p.step_id] = p
     prereq_ids = {c.prerequisite_chapter_id for c in chapters if c.prerequisite_chapter_id}
-    outside = _outside_chapters(learner, prereq_ids - set(by_id))
+    if outside is None:
+        outside = _outside_chapters(learner, prereq_ids - set(by_id))
     main_path, remedial = paths if paths is not None else learning_paths.active_paths(learner=learner)
-    test_out_ids = learning_paths.test_out_step_ids(main_path)
+    if test_out_ids is None:
+        test_out_ids = learning_paths.test_out_step_ids(main_path)
 
     def is_done(step_id):
         row = rows.get(step_id)
@@ -196,9 +254,12 @@ def chapter_states(*, learner, chapters, paths=None) -> dict:
 
     states = {c.pk: ChapterState(chapter=c, steps=[]) for c in chapters}
     for step in steps:
-        step.chapter = by_id[step.chapter_id]  # avoid a query per step for step.chapter
-        listed_in = [p for p in remedial if str(step.pk) in p.step_notes or str(step.pk) in p.steps_sequence]
-        states[step.chapter_id].steps.append(StepState(step=step, progress=rows.get(step.pk), remedial=listed_in))
+        if not steps_given:  # a snapshot's steps already point at its chapters
+            step.chapter = by_id[step.chapter_id]  # avoid a query per step for step.chapter
+        listed_in = [
+            p for p in remedial if str(step.pk) in p.step_notes or str(step.pk) in p.steps_sequence
+        ] if remedial else []
+        states[step.chapter_id].steps.append(StepState(step=step, progress=rows.get(step.id), remedial=listed_in))
 
     def chapter_done(chapter_id):
         if chapter_id in states:
@@ -206,26 +267,26 @@ def chapter_states(*, learner, chapters, paths=None) -> dict:
             return not inner.chapter.is_active or all(s.is_done for s in inner.steps)
         return outside.get(chapter_id, ("?", False))[1]
 
+    finish_first = None
     for state in states.values():
         chapter = state.chapter
-        if not chapter.is_active:
-            state.lock_reason = _("locked: this chapter is not open yet")
-        elif chapter.prerequisite_chapter_id and not chapter_done(chapter.prerequisite_chapter_id):
-            title = (
-                states[chapter.prerequisite_chapter_id].chapter.title
-                if chapter.prerequisite_chapter_id in states
-                else outside.get(chapter.prerequisite_chapter_id, ("?", False))[0]
-            )
-            state.lock_reason = _("locked: finish the chapter '%(title)s' first") % {"title": title}
+        prerequisite = None
+        if chapter.is_active and chapter.prerequisite_chapter_id:
+            pre_id = chapter.prerequisite_chapter_id
+            title = states[pre_id].chapter.title if pre_id in states else outside.get(pre_id, ("?", False))[0]
+            prerequisite = (title, chapter_done(pre_id))
+        state.lock_reason = _chapter_lock(chapter, prerequisite)
         previous = None
         for step_state in state.steps:
             step = step_state.step
             if state.lock_reason:
                 step_state.lock_reason = state.lock_reason
-            elif _tests_out(step, step_state.progress, test_out_ids):
+            elif test_out_ids and _tests_out(step, step_state.progress, test_out_ids):
                 step_state.test_out = True  # its first attempt may come before the rest of the chapter
             elif previous and not previous.is_done:
-                step_state.lock_reason = _("locked: finish '%(title)s' first") % {"title": previous.step.title}
+                if finish_first is None:  # translated once per call, not once per locked step
+                    finish_first = _("locked: finish '%(title)s' first")
+                step_state.lock_reason = finish_first % {"title": previous.step.title}
             elif step.prerequisite_step_id and not is_done(step.prerequisite_step_id):
                 pre = step.prerequisite_step
                 step_state.lock_reason = _("locked: finish '%(title)s' in '%(chapter)s' first") % {
@@ -313,7 +374,7 @@ _FACT_COLUMNS = """
 _FACT_NAMES = re.findall(r" AS (\w+)", _FACT_COLUMNS)
 # The learner's row with the facts: one statement for the common case of a write.
 _ROW_AND_FACTS_SQL = f"""
-SELECT p.*, {_FACT_COLUMNS}
+SELECT {raw_rows.columns(LearningProgress, "p")}, {_FACT_COLUMNS}
 FROM progress_learningprogress p
 JOIN curriculum_learningstep st ON st.id = p.step_id JOIN curriculum_chapter ch ON ch.id = st.chapter_id
 WHERE p.user_id = %(user)s AND p.step_id = %(step)s
@@ -347,9 +408,13 @@ def _step_facts(learner, step, *, row=None):
         sql = _ROW_AND_FACTS_SQL
         if row == "lock" and connection.features.has_select_for_update_of:
             sql += " FOR UPDATE OF p"  # SQLite has no row locks: its write transactions are IMMEDIATE
-        progress = next(iter(LearningProgress.objects.raw(sql, params)), None)
-        if progress is not None:
-            return _StepFacts.from_columns(vars(progress)), progress
+        with connection.cursor() as cursor:  # a cursor, not RawQuerySet: this runs on every write
+            cursor.execute(sql, params)
+            values = cursor.fetchone()
+        if values is not None:
+            facts = values[-len(_FACT_NAMES):]
+            (progress,) = raw_rows.from_row(values[:-len(_FACT_NAMES)], (LearningProgress,), connection.alias)
+            return _StepFacts.from_columns(dict(zip(_FACT_NAMES, facts, strict=True))), progress
     with connection.cursor() as cursor:
         cursor.execute(_FACTS_SQL, params)
         values = cursor.fetchone()
@@ -483,6 +548,120 @@ def evaluate(*, progress, step):
 # --------------------------------------------------------------------------
 
 
+class _Writes:
+    """The rows one engine write changes, sent to the database together at its end.
+
+    A learner's write changes their row and logs one to three events; an API
+    caller adds its own record of the request (``also``). Sent one by one
+    through the ORM that is a round trip, a statement to compile and, inside
+    the caller's transaction, a savepoint each. Here they go as one statement
+    on PostgreSQL (data-modifying ``WITH`` clauses: each runs exactly once, in
+    the same snapshot; a unique violation anywhere fails the whole statement)
+    and one after the other on SQLite, from SQL built once per model and
+    field list. Values go through each field's ``pre_save`` (auto_now) and
+    ``get_db_prep_save``, as ``Model.save()`` would send them. No model
+    signals are sent for these rows (none are connected to them).
+    """
+
+    _sql = {}  # (vendor, model, fields, rows) -> SQL text
+
+    def __init__(self):
+        self.updates = {}  # id(instance) -> (instance, fields): a row saved twice is updated once
+        self.inserts = []  # unsaved instances
+        self.also = None  # the caller's ``also``: called with the Result, returns more instances to insert
+
+    def update(self, instance, fields):
+        known = self.updates.get(id(instance), (instance, []))[1]
+        self.updates[id(instance)] = (instance, [*known, *(f for f in fields if f not in known)])
+
+    def insert(self, instance):
+        self.inserts.append(instance)
+        return instance
+
+    def done(self, result):
+        """``result`` is the write's answer: add the caller's rows for it (``also``) and return it."""
+        if self.also is not None and result.ok:
+            self.inserts.extend(self.also(result))
+        return result
+
+    def _statements(self, connection):
+        statements = []
+        for instance, names in self.updates.values():
+            opts = instance._meta
+            fields = [opts.get_field(name) for name in names]
+            key = (connection.vendor, opts.label, "update", tuple(names))
+            if key not in self._sql:
+                qn = connection.ops.quote_name
+                assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
+                self._sql[key] = f"UPDATE {qn(opts.db_table)} SET {assignments} WHERE {qn(opts.pk.column)} = %s"
+            params = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in fields]
+            statements.append((self._sql[key], [*params, opts.pk.get_db_prep_value(instance.pk, connection)]))
+        by_model = {}
+        for instance in self.inserts:
+            by_model.setdefault(type(instance), []).append(instance)
+        for model, instances in by_model.items():
+            opts = model._meta
+            fields = [f for f in opts.concrete_fields if not f.primary_key or not f.db_returning]
+            key = (connection.vendor, opts.label, "insert", len(instances))
+            if key not in self._sql:
+                qn = connection.ops.quote_name
+                row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+                self._sql[key] = (f"INSERT INTO {qn(opts.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+                                  f"VALUES {', '.join([row] * len(instances))}")
+            params = [f.get_db_prep_save(f.pre_save(instance, True), connection)
+                      for instance in instances for f in fields]
+            statements.append((self._sql[key], params))
+        return statements
+
+    def flush(self, connection):
+        statements = self._statements(connection)
+        self.updates, self.inserts = {}, []
+        if not statements:
+            return
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql" and len(statements) > 1:
+                *first, (last_sql, last_params) = statements
+                clauses = ", ".join(f"w{n} AS ({sql})" for n, (sql, _params) in enumerate(first))
+                cursor.execute(f"WITH {clauses} {last_sql}",
+                               [p for _sql, params in first for p in params] + list(last_params))
+            else:
+                for sql, params in statements:
+                    cursor.execute(sql, params)
+
+
+_pending_writes = contextvars.ContextVar("engine_pending_writes", default=None)
+
+
+@contextlib.contextmanager
+def _write_transaction(*, also=None):
+    """``transaction.atomic()`` for a learner's write whose rows go together (``_Writes``).
+
+    Inside it ``_log`` and ``_save`` queue their rows instead of sending them;
+    they are sent at the end unless the write was refused (``_refuse`` rolled
+    back) or raised. Code that must read what it wrote uses plain
+    ``transaction.atomic()`` instead. ``also``: see ``_Writes.done``.
+    """
+    writes = _Writes()
+    writes.also = also
+    token = _pending_writes.set(writes)
+    try:
+        with transaction.atomic():
+            yield writes
+            if not transaction.get_rollback():
+                writes.flush(connections[router.db_for_write(LearningProgress)])
+    finally:
+        _pending_writes.reset(token)
+
+
+def _save(row, fields):
+    """``row.save(update_fields=fields)``, or queued for the end of a ``_write_transaction``."""
+    writes = _pending_writes.get()
+    if writes is None:
+        row.save(update_fields=fields)
+    else:
+        writes.update(row, fields)
+
+
 def _locked_row(learner, step, *, exists=False):
     """The learner's row for ``step``, created if missing, locked until the transaction ends.
 
@@ -501,9 +680,14 @@ def _locked_row(learner, step, *, exists=False):
 
 
 def _log(*, user_id, step, kind, actor=None, reason="", now=None, **data):
-    return ProgressEvent.objects.create(
+    event = ProgressEvent(
         user_id=user_id, step=step, kind=kind, actor=actor, reason=reason, data=data, created_at=now or timezone.now()
     )
+    writes = _pending_writes.get()
+    if writes is None:
+        event.save(force_insert=True)
+        return event
+    return writes.insert(event)
 
 
 def _start(row, step, now):
@@ -533,7 +717,7 @@ def _settle(row, step, now, *, event_data=None):
         row.completion_percentage = 100
         completed_now = True
         _log(now=now, user_id=row.user_id, step=step, kind=EventKind.COMPLETED, **(event_data or {}))
-    row.save(update_fields=_ROW_FIELDS)
+    _save(row, _ROW_FIELDS)
     return completed_now, reason
 
 
@@ -563,7 +747,7 @@ def _guarded(learner, step, *, remedial=False, start_at=None):
     return state, row, None
 
 
-def open_step(*, learner, step, viewing=True, now=None) -> Result:
+def open_step(*, learner, step, viewing=True, now=None, also=None) -> Result:
     """The learner opens ``step``: start it if new, and make it the step that earns active time.
 
     Changes: LearningProgress (in_progress, started_at, criteria snapshot; a
@@ -571,10 +755,12 @@ def open_step(*, learner, step, viewing=True, now=None) -> Result:
     last_heartbeat_at, a STARTED (and maybe COMPLETED) event.
     ``viewing=False`` (a simulation reporting "started" through the API)
     leaves the profile alone: only the learner's own page decides which
-    step earns heartbeat time.
+    step earns heartbeat time. ``also(result)``: unsaved rows the caller
+    wants written with this change, in the same transaction (the API's
+    ApiEvent); called only when the open is allowed.
     """
     now = now or timezone.now()
-    with transaction.atomic():
+    with _write_transaction(also=also) as writes:
         if viewing:
             # The profile first: every write locks profile, then progress row, so
             # a heartbeat and an open never wait on each other in opposite order.
@@ -585,10 +771,10 @@ def open_step(*, learner, step, viewing=True, now=None) -> Result:
         if state.remedial:
             learning_paths.mark_reviewed(remedial=state.remedial, step=step)
         if row.status != Status.NOT_STARTED:
-            return Result(Outcome.UNCHANGED, row.progress_data.get("reason", ""), progress=row)
+            return writes.done(Result(Outcome.UNCHANGED, row.progress_data.get("reason", ""), progress=row))
         _start(row, step, now)
         completed, reason = _settle(row, step, now)
-    return Result(Outcome.CHANGED, reason, progress=row, completed=completed)
+        return writes.done(Result(Outcome.CHANGED, reason, progress=row, completed=completed))
 
 
 def record_active_time(*, learner, step, seconds, watched=None, now=None) -> Result:
@@ -606,13 +792,13 @@ def record_active_time(*, learner, step, seconds, watched=None, now=None) -> Res
     now = now or timezone.now()
     try:
         claimed = float(seconds)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int too large for a float
         return Result(Outcome.INVALID, _("seconds must be a number"))
     if not 0 <= claimed <= 24 * 3600 or claimed != claimed:  # NaN is not equal to itself
         return Result(Outcome.INVALID, _("seconds must be between 0 and 86400"))
     if watched is not None and (isinstance(watched, bool) or not isinstance(watched, int) or not 0 <= watched <= 100):
         return Result(Outcome.INVALID, _("watched must be a whole percentage from 0 to 100"))
-    with transaction.atomic():
+    with _write_transaction():
         # The row is locked after the profile (see open_step), so the check must not lock it.
         state = _availability(learner, step, row=None, remedial=False)
         if state.lock_reason:
@@ -629,11 +815,11 @@ def record_active_time(*, learner, step, seconds, watched=None, now=None) -> Res
         # network jitter (15.0 claimed, 14.9 elapsed) costs a learner nothing.
         credit = math.floor(10 * max(0.0, min(claimed, elapsed, settings.HEARTBEAT_MAX_SECONDS))) / 10
         profile.last_heartbeat_at = now
-        profile.save(update_fields=["last_heartbeat_at"])
+        _save(profile, ["last_heartbeat_at"])
         if watched is not None and watched > row.progress_data.get("watched_percent", -1):
             row.progress_data["watched_percent"] = watched
             if credit == 0:
-                row.save(update_fields=["progress_data", "updated_at"])
+                _save(row, ["progress_data", "updated_at"])
         if credit == 0:
             return Result(Outcome.UNCHANGED, row.progress_data.get("reason", ""), progress=row,
                           details={"credited": 0})
@@ -663,12 +849,16 @@ def _clean_quiz_answers(step, answers):
         try:
             index = int(key)
             choice = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
             return None, _("answer %(key)r is not a choice number") % {"key": key}
+        if isinstance(value, float) and value != choice:  # 1.5 names no choice; int() would make it 1
+            return None, _("answer %(key)r is not a choice number") % {"key": key}
+        # Python prints no whole number of over 4300 digits: a huge one is not shown.
         if isinstance(value, bool) or not 0 <= index < len(questions):
-            return None, _("there is no question %(n)s") % {"n": key}
+            return None, _("there is no question %(n)s") % {"n": key if abs(index) < 10**9 else "…"}
         if not 0 <= choice < len(questions[index]["choices"]):
-            return None, _("question %(n)d has no choice %(c)s") % {"n": index + 1, "c": value}
+            return None, _("question %(n)d has no choice %(c)s") % {
+                "n": index + 1, "c": value if abs(choice) < 10**9 else "…"}
         cleaned[index] = choice
     missing = [str(i + 1) for i in range(len(questions)) if i not in cleaned]
     if missing:
@@ -769,7 +959,7 @@ def submit_answer(*, learner, step, answer, now=None) -> Result:
         return Result(Outcome.INVALID, _("that answer is too long (5000 characters at most)"))
     expected = (step.activity or {}).get("expected_answer")
     right = expected is None or _normalise_answer(answer) == _normalise_answer(expected)
-    with transaction.atomic():
+    with _write_transaction():
         state, row, refused = _guarded(learner, step, start_at=now)
         if refused:
             return refused
@@ -789,7 +979,7 @@ def mark_done(*, learner, step, now=None) -> Result:
     ("not yet: 34 of 60 seconds").
     """
     now = now or timezone.now()
-    with transaction.atomic():
+    with _write_transaction():
         state, row, refused = _guarded(learner, step)
         if refused:
             return refused
@@ -811,19 +1001,19 @@ def mark_done(*, learner, step, now=None) -> Result:
 EXTERNAL_REPORTS_KEPT = 20
 
 
-def report_external(*, learner, step, completed=True, score=None, reporter=None, now=None) -> Result:
+def report_external(*, learner, step, completed=True, score=None, reporter=None, now=None, also=None) -> Result:
     """A lab simulation reports on ``step`` for ``learner`` (through the API).
 
     ``completed`` meets an external criterion; a ``score`` (0-100) counts as
     a quiz attempt's score for a quiz criterion. Changes: progress_data
     ``external_reports`` (the last EXTERNAL_REPORTS_KEPT), ``external_report_count``,
     ``external_completed``, maybe ``best_score``; an ANSWERED event (and maybe
-    COMPLETED) with ``reporter`` as actor.
+    COMPLETED) with ``reporter`` as actor. ``also``: as for ``open_step``.
     """
     now = now or timezone.now()
     if score is not None and (isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 100):
         return Result(Outcome.INVALID, _("score must be a number from 0 to 100"))
-    with transaction.atomic():
+    with _write_transaction(also=also) as writes:
         state, row, refused = _guarded(learner, step, start_at=now)
         if refused:
             return refused
@@ -842,7 +1032,7 @@ def report_external(*, learner, step, completed=True, score=None, reporter=None,
             data["external_completed"] = True
         _log(now=now, user_id=learner.pk, step=step, kind=EventKind.ANSWERED, actor=reporter, external=True, **report)
         done_now, reason = _settle(row, step, now)
-    return Result(Outcome.CHANGED, reason, progress=row, completed=done_now)
+        return writes.done(Result(Outcome.CHANGED, reason, progress=row, completed=done_now))
 
 
 def _teacher_action_problem(actor, reason):
@@ -1016,6 +1206,38 @@ def subject_rollups(*, learner) -> list[SubjectRollup]:
     ]
 
 
+def done_counts_by_chapter(*, learner) -> dict:
+    """``{chapter_id: steps done}`` for ``learner`` (one aggregate query, from the (user, status, step) index)."""
+    return dict(
+        LearningProgress.objects.filter(user=learner, status__in=DONE_STATUSES)
+        .values_list("step__chapter_id")
+        .annotate(n=Count("step"))
+        .order_by()
+    )
+
+
+def rollups_from_states(states) -> list[SubjectRollup]:
+    """``subject_rollups`` computed from ``curriculum_states`` the page already has: no query.
+
+    The same numbers: ``states`` holds exactly the learner's active chapters.
+    """
+    by_subject = {}
+    for state in states.values():
+        subject = state.chapter.subject
+        entry = by_subject.setdefault(subject.pk, [subject, 0, 0, 0, 0])
+        done = state.done_count
+        entry[1] += len(state.steps)
+        entry[2] += done
+        entry[3] += 1
+        entry[4] += done == len(state.steps)
+    ordered = sorted(by_subject.values(), key=lambda e: (e[0].order, e[0].name))
+    return [
+        SubjectRollup(subject=subject, steps_total=total, steps_done=done, chapters_total=chapters,
+                      chapters_done=chapters_done)
+        for subject, total, done, chapters, chapters_done in ordered
+    ]
+
+
 def overall_percentage(rollups):
     """Steps done over steps total across the subject roll-ups (already aggregated in SQL)."""
     total = sum(r.steps_total for r in rollups)
@@ -1027,8 +1249,12 @@ def overall_percentage(rollups):
 # --------------------------------------------------------------------------
 
 
-def curriculum_states(*, learner, chapters=None, paths=None) -> dict:
+def curriculum_states(*, learner, chapters=None, paths=None, snapshot=None, done_data=True) -> dict:
     """``chapter_states`` for every chapter of the learner's curriculum, in three queries whatever its size.
+
+    ``snapshot`` (curriculum/cache.py, for the learner's grade) replaces
+    ``chapters`` and the two curriculum queries: then one query reads the
+    learner's rows (``done_data``: see ``chapter_states``).
 
     ``chapters`` is a Chapter queryset (default: the active chapters of the
     learner's class plus grade-less ones, which costs one more query to read
@@ -1038,6 +1264,10 @@ def curriculum_states(*, learner, chapters=None, paths=None) -> dict:
     ``{chapter_id: ChapterState}`` in subject order, grade-less chapters first,
     then by order_index. Writes nothing.
     """
+    if snapshot is not None:
+        states = chapter_states(learner=learner, chapters=snapshot.chapters, paths=paths, steps=snapshot.steps,
+                                done_data=done_data)
+        return {pk: state for pk, state in states.items() if state.chapter.in_curriculum}
     if chapters is None:
         chapters = _learner_chapters(learner)
     loaded = list(
@@ -1054,6 +1284,215 @@ def curriculum_states(*, learner, chapters=None, paths=None) -> dict:
             chapter.prerequisite_chapter_id = None
     states = chapter_states(learner=learner, chapters=loaded, paths=paths)
     return {pk: state for pk, state in states.items() if state.chapter.in_curriculum}
+
+
+class SnapshotIndex:
+    """What the frontier looks up in a curriculum/cache.py snapshot, built once per snapshot (``snapshot_index``).
+
+    ``chapter_of``: ``{step_id: chapter}`` for every step of the snapshot;
+    ``steps_of``: ``{chapter_id: [steps]}`` in order_index order; ``position``:
+    ``{step_id: n}``, the step's place in ``curriculum_states`` order;
+    ``interactive``: the ids of the simulation (interactive) steps; ``step_info``:
+    ``{step_id: (chapter_id, subject_id or None outside the curriculum, interactive)}``;
+    ``subjects``: ``[(subject, [its curriculum chapters])]`` in roll-up order
+    (``rollups_from_states``); ``simulations_total``: ``{subject_id:
+    interactive steps in its curriculum chapters}``. Read-only.
+    """
+
+    def __init__(self, snapshot):
+        self.snapshot = snapshot
+        self.chapter_by_id = {c.id: c for c in snapshot.chapters}
+        self.steps_of = {c.id: [] for c in snapshot.chapters}
+        for step in snapshot.steps:
+            self.steps_of[step.chapter_id].append(step)
+        self.chapter_of, self.position, self.interactive, self.step_info = {}, {}, set(), {}
+        self.simulations_total, by_subject = {}, {}
+        for chapter in snapshot.chapters:  # curriculum_states order
+            if chapter.in_curriculum:
+                by_subject.setdefault(chapter.subject_id, (chapter.subject, []))[1].append(chapter)
+                self.simulations_total.setdefault(chapter.subject_id, 0)
+            for step in self.steps_of[chapter.id]:
+                self.chapter_of[step.id] = chapter
+                self.step_info[step.id] = (chapter.id, chapter.subject_id if chapter.in_curriculum else None,
+                                           step.step_type == StepType.INTERACTIVE)
+                self.position[step.id] = len(self.position)
+                if step.step_type == StepType.INTERACTIVE:
+                    self.interactive.add(step.id)
+                    if chapter.in_curriculum:
+                        self.simulations_total[chapter.subject_id] += 1
+        # sorted() is stable: subjects that tie keep curriculum order, as in rollups_from_states.
+        self.subjects = sorted(by_subject.values(), key=lambda e: (e[0].order, e[0].name))
+        self.chapters_by_subject = {subject.id: chapters for subject, chapters in self.subjects}
+        self.curriculum_chapters = [c for c in snapshot.chapters if c.in_curriculum]  # curriculum_states order
+
+
+_indexes = {}  # {id(snapshot): (snapshot, SnapshotIndex)}; snapshots are replaced whole, never changed
+
+
+def snapshot_index(snapshot) -> SnapshotIndex:
+    entry = _indexes.get(id(snapshot))
+    if entry is not None and entry[0] is snapshot:
+        return entry[1]
+    index = SnapshotIndex(snapshot)
+    if not snapshot.version:
+        return index  # built for one request (the cache is down): keep nothing
+    if len(_indexes) >= 16:  # older curriculum versions
+        _indexes.clear()
+    _indexes[id(snapshot)] = (snapshot, index)
+    return index
+
+
+class CurriculumFrontier:
+    """The learner's curriculum as ``curriculum_states`` sees it, computed only where a page looks.
+
+    One query reads the learner's rows as plain values (``progress_data`` only
+    for rows not done); every per-chapter count then comes from those rows and
+    the snapshot (``done_counts``, ``rollups``), and ``state(chapter)`` runs
+    ``chapter_states`` on that one chapter on demand, with the rows and its
+    prerequisite chapter already known (no query): the same rules, the same
+    answers as the full ``curriculum_states(snapshot=...)``, without building
+    thousands of step states nobody shows. Writes nothing.
+    """
+
+    def __init__(self, *, learner, snapshot, paths):
+        self.learner, self.paths = learner, paths
+        self.index = snapshot_index(snapshot)
+        self.curriculum_chapters = self.index.curriculum_chapters
+        self._values = {}  # {step_id: row values} of the snapshot's steps
+        self.done_counts = {}  # {chapter_id: steps done}
+        self.in_progress = []  # step ids of rows in progress in the curriculum
+        self.has_progress = False  # a curriculum step the learner has started
+        self.interactive_done = {}  # {subject_id: simulations done}
+        done = tuple(s.value for s in DONE_STATUSES)
+        live = ~Q(status__in=DONE_STATUSES)  # a done row's time and JSON are never read (see chapter_states)
+        rows = LearningProgress.objects.filter(user=learner).values_list(
+            "id", "step_id", "status", "completion_percentage",
+            Case(When(live, then=F("updated_at")), default=None),
+            Case(When(live, then=F("progress_data")), default=None),
+        )
+        step_info, done_counts, interactive_done = self.index.step_info, self.done_counts, self.interactive_done
+        in_progress, not_started = Status.IN_PROGRESS.value, Status.NOT_STARTED.value
+        for values in rows:
+            step_id, status = values[1], values[2]
+            info = step_info.get(step_id)
+            if info is None:
+                continue  # a step outside the learner's curriculum and its prerequisite chapters
+            self._values[step_id] = values
+            chapter_id, subject_id, interactive = info  # subject_id None: a prerequisite chapter outside
+            if status in done:
+                done_counts[chapter_id] = done_counts.get(chapter_id, 0) + 1
+                if interactive and subject_id is not None:
+                    interactive_done[subject_id] = interactive_done.get(subject_id, 0) + 1
+            elif status == in_progress and subject_id is not None:
+                self.in_progress.append(step_id)
+            if subject_id is not None and status != not_started:
+                self.has_progress = True
+        self._rows, self._states, self._test_out_ids = {}, {}, None
+
+    def row(self, step_id):
+        """The learner's LearningProgress for ``step_id`` (a done row without its JSON and times), or None."""
+        if step_id in self._rows:
+            return self._rows[step_id]
+        values = self._values.get(step_id)
+        row = None
+        if values is not None:
+            pk, step_id, status, percentage, updated_at, data = values
+            names = ["id", "user_id", "step_id", "status", "completion_percentage"]
+            loaded = [pk, self.learner.pk, step_id, status, percentage]
+            if status not in DONE_STATUSES:  # concrete field order: progress_data comes before updated_at
+                names += ["progress_data", "updated_at"]
+                loaded += [data, updated_at]
+            row = LearningProgress.from_db(LearningProgress.objects.db, names, loaded)
+        self._rows[step_id] = row
+        return row
+
+    def chapter_done(self, chapter_id):
+        """Every step done, or the chapter inactive (as ``chapter_states`` and ``_outside_chapters`` count it)."""
+        chapter = self.index.chapter_by_id.get(chapter_id)
+        if chapter is None:
+            return False
+        return not chapter.is_active or self.done_counts.get(chapter_id, 0) == chapter.steps_total
+
+    def _prerequisite(self, chapter):
+        pre_id = chapter.prerequisite_chapter_id
+        if not pre_id:
+            return None
+        pre = self.index.chapter_by_id.get(pre_id)
+        return (pre.title if pre is not None else "?", self.chapter_done(pre_id))
+
+    def may_have_available(self, chapter):
+        """False when no step of ``chapter`` can be open and not done: all done, or the chapter itself locked."""
+        if self.done_counts.get(chapter.id, 0) == chapter.steps_total:
+            return False
+        return not _chapter_lock(chapter, self._prerequisite(chapter))
+
+    def state(self, chapter) -> ChapterState:
+        """``chapter_states`` for ``chapter`` alone (no query), kept for the rest of the request."""
+        state = self._states.get(chapter.id)
+        if state is None:
+            steps = self.index.steps_of[chapter.id]
+            wanted = [s.pk for s in steps] + [s.prerequisite_step_id for s in steps if s.prerequisite_step_id]
+            rows = {step_id: row for step_id in wanted if (row := self.row(step_id)) is not None}
+            prerequisite = self._prerequisite(chapter)
+            outside = {chapter.prerequisite_chapter_id: prerequisite} if prerequisite is not None else {}
+            if self._test_out_ids is None:
+                self._test_out_ids = learning_paths.test_out_step_ids(self.paths[0])
+            state = chapter_states(learner=self.learner, chapters=[chapter], paths=self.paths, steps=steps,
+                                   rows=rows, outside=outside, test_out_ids=self._test_out_ids)[chapter.id]
+            self._states[chapter.id] = state
+        return state
+
+    def step_state(self, step_id):
+        """The StepState of a curriculum step (``step_id`` a UUID or its str), or None if not in the curriculum."""
+        if isinstance(step_id, str):
+            try:
+                step_id = uuid.UUID(step_id)
+            except ValueError:
+                return None
+        chapter = self.index.chapter_of.get(step_id)
+        if chapter is None or not chapter.in_curriculum:
+            return None
+        return self.state(chapter).state_for(step_id)
+
+    def chapters_of(self, subject_id):
+        return self.index.chapters_by_subject.get(subject_id, [])
+
+    def rollups(self) -> list[SubjectRollup]:
+        """``rollups_from_states`` from the counts: the same numbers, no step states."""
+        done_counts, rollups = self.done_counts, []
+        for subject, chapters in self.index.subjects:
+            total = done = chapters_done = 0
+            for chapter in chapters:
+                chapter_done = done_counts.get(chapter.id, 0)
+                total += chapter.steps_total
+                done += chapter_done
+                chapters_done += chapter_done == chapter.steps_total
+            rollups.append(SubjectRollup(subject=subject, steps_total=total, steps_done=done,
+                                         chapters_total=len(chapters), chapters_done=chapters_done))
+        return rollups
+
+    def simulations_total(self):
+        """``{subject_id: interactive steps}`` over the curriculum chapters."""
+        return self.index.simulations_total
+
+    def latest_in_progress(self):
+        """The StepState of the most recently updated row in progress (ties: the first in curriculum order)."""
+        if not self.in_progress:
+            return None
+        position = self.index.position
+        ordered = sorted(self.in_progress, key=position.__getitem__)
+        latest = max(ordered, key=lambda step_id: self._values[step_id][4])
+        return self.step_state(latest)
+
+    def first_available(self):
+        """The first step in curriculum order that is open and not done (chapter by chapter), or None."""
+        for chapter in self.curriculum_chapters:
+            if not self.may_have_available(chapter):
+                continue
+            for step_state in self.state(chapter).steps:
+                if step_state.is_available and not step_state.is_done:
+                    return step_state
+        return None
 
 
 # A learner who failed the same quiz this many times is sent back to the reading first.
@@ -1089,13 +1528,13 @@ def failed_attempts(*, progress, step) -> int:
     return sum(1 for a in (progress.progress_data or {}).get("attempts", []) if (a.get("score") or 0) < needed)
 
 
-def _remedial_recommendations(remedial, state_by_id):
-    """Steps of active remedial paths still to review, then their quiz, in path order."""
+def _remedial_recommendations(remedial, state_of):
+    """Steps of active remedial paths still to review, then their quiz, in path order (``state_of(str id)``)."""
     for path in remedial:
-        quiz_state = state_by_id.get(path.steps_sequence[-1]) if path.steps_sequence else None
+        quiz_state = state_of(path.steps_sequence[-1]) if path.steps_sequence else None
         to_review = [k for k, note in path.step_notes.items() if not note.get("reviewed")]
         for step_id in path.steps_sequence:
-            state = state_by_id.get(step_id)
+            state = state_of(step_id)
             note = path.step_notes.get(step_id)
             if state is None or not state.is_available or (note is not None and note.get("reviewed")):
                 continue
@@ -1113,7 +1552,33 @@ def _remedial_recommendations(remedial, state_by_id):
                                  quiz=quiz_state.step if quiz_state else None)
 
 
-def next_steps(*, learner, limit=3, states=None, rollups=None, paths=None) -> list[Recommendation]:
+class _EagerStates:
+    """``next_steps``' view of a ``curriculum_states`` result (CurriculumFrontier is the lazy one)."""
+
+    def __init__(self, states, remedial):
+        self._states = states
+        # Only remedial paths look steps up by id: without one, skip the 4000 str(uuid) of a big curriculum.
+        self._by_id = {
+            str(s.step.id): s for chapter_state in states.values() for s in chapter_state.steps
+        } if remedial else {}
+        self._by_subject = {}
+        for chapter_state in states.values():
+            self._by_subject.setdefault(chapter_state.chapter.subject_id, []).append(chapter_state.chapter)
+
+    def step_state(self, step_id):
+        return self._by_id.get(step_id)
+
+    def chapters_of(self, subject_id):
+        return self._by_subject.get(subject_id, [])
+
+    def may_have_available(self, chapter):
+        return True
+
+    def state(self, chapter):
+        return self._states[chapter.pk]
+
+
+def next_steps(*, learner, limit=3, states=None, rollups=None, paths=None, frontier=None) -> list[Recommendation]:
     """Up to ``limit`` steps the learner can do now, each with its reason; locked steps never appear.
 
     Active remedial paths come first ("review path: Ohm's Law"). Then subjects
@@ -1126,17 +1591,18 @@ def next_steps(*, learner, limit=3, states=None, rollups=None, paths=None) -> li
 
     ``states`` (from ``curriculum_states``), ``rollups`` (``subject_rollups``)
     and ``paths`` (``paths.active_paths``) may be passed by a page that
-    already has them, so nothing is queried twice. Writes nothing.
+    already has them, so nothing is queried twice. ``frontier`` (a
+    CurriculumFrontier, with its ``rollups()``) replaces ``states``: then only
+    the chapters a suggestion may come from get step states. Writes nothing.
     """
     paths = learning_paths.active_paths(learner=learner) if paths is None else paths
     main_path, remedial = paths
-    states = curriculum_states(learner=learner, paths=paths) if states is None else states
+    if frontier is None:
+        states = curriculum_states(learner=learner, paths=paths) if states is None else states
+        frontier = _EagerStates(states, remedial)
     rollups = subject_rollups(learner=learner) if rollups is None else rollups
-    state_by_id = {str(s.step.pk): s for chapter_state in states.values() for s in chapter_state.steps}
-    by_subject = {}
-    for chapter_state in states.values():
-        by_subject.setdefault(chapter_state.chapter.subject_id, []).append(chapter_state)
-    position = {step_id: i for i, step_id in enumerate(main_path.steps_sequence)} if main_path else {}
+    sequence = main_path.steps_sequence if main_path else []
+    position = {}  # {step_id: place on the main path}, built the first time two candidates need ordering
     omitted = main_path.omitted if main_path else {}
     remedial_chapters = {p.chapter_id for p in remedial}
 
@@ -1149,7 +1615,7 @@ def next_steps(*, learner, limit=3, states=None, rollups=None, paths=None) -> li
         picked.append(item)
         return len(picked) >= limit
 
-    for item in _remedial_recommendations(remedial, state_by_id):
+    for item in _remedial_recommendations(remedial, frontier.step_state):
         if pick(item):
             return picked
 
@@ -1167,11 +1633,16 @@ def next_steps(*, learner, limit=3, states=None, rollups=None, paths=None) -> li
             reason = _("next in %(subject)s (%(pct)d%% done)") % {
                 "subject": rollup.subject.name, "pct": rollup.percentage,
             }
-        for chapter_state in by_subject.get(rollup.subject.pk, []):
-            if chapter_state.chapter.pk in remedial_chapters:
+        for chapter in frontier.chapters_of(rollup.subject.pk):
+            if chapter.pk in remedial_chapters:
                 continue  # an active remedial path replaces the main path for this chapter
+            if not frontier.may_have_available(chapter):
+                continue  # every step done, or the chapter locked: nothing to suggest, no step states needed
+            chapter_state = frontier.state(chapter)
             candidates = [s for s in chapter_state.steps if not s.is_done and s.is_available]
-            if position:
+            if sequence and len(candidates) > 1:
+                if not position:
+                    position.update((step_id, i) for i, step_id in enumerate(sequence))
                 candidates.sort(key=lambda s: position.get(str(s.step.pk), len(position)))
             for state in candidates:
                 item = Recommendation(state=state, reason=reason)
@@ -1277,10 +1748,36 @@ class _ChapterIndex:
         for step_id, chapter_id, step_type in LearningStep.objects.values_list("id", "chapter_id", "step_type"):
             self.steps.setdefault((chapter_id, step_type), []).append(step_id)
 
+        # Documents repeat the same few titles: each (subject, list, title, class) is matched once per batch
+        # (normalising a title costs three regexes, a reason a gettext).
+        self._matches = {}
+
     def subject_code(self, key):
         key = str(key).strip().casefold()
         code = SUBJECT_ALIASES.get(key, key)
         return code if code in self.subject_codes else None
+
+    def match(self, key, step_type, title, grade):
+        """``(step ids, None)`` for one listed title, or ``((), reason)`` when it matches no step."""
+        if not isinstance(title, str):
+            return self._match(key, step_type, title, grade)
+        memo = (key, step_type, title, grade)
+        found = self._matches.get(memo)
+        if found is None:
+            found = self._matches[memo] = self._match(key, step_type, title, grade)
+        return found
+
+    def _match(self, key, step_type, title, grade):
+        code = self.subject_code(key)
+        if code is None:
+            return (), _("no subject with code %(code)r") % {"code": key}
+        chapter = self.chapter(code, title, grade)
+        if chapter is None:
+            return (), _("no chapter with this title")
+        steps = self.steps.get((chapter.pk, step_type), [])
+        if not steps:
+            return (), _("chapter '%(title)s' has no %(type)s step") % {"title": chapter.title, "type": step_type}
+        return steps, None
 
     def chapter(self, code, title, grade):
         """The chapter of that title, preferring the document's class, then grade-less, then any."""
@@ -1296,30 +1793,34 @@ class _ChapterIndex:
 _LIST_STEP_TYPES = {"completed_experiments": "interactive", "completed_quizzes": "quiz"}
 
 
+def document_grade(data):
+    """A MARS-labs document's ``class`` as a grade 1-12 (12, 12.0 or "12"), else None.
+
+    Legacy documents are stored as they were, so the class may be anything:
+    ASCII digits only ("²".isdigit() is true but int("²") fails, and int()
+    refuses over 4300 digits).
+    """
+    grade = data.get("class") if isinstance(data, dict) else None
+    digits = isinstance(grade, str) and re.fullmatch(r"[0-9]{1,10}", grade)
+    if digits or (isinstance(grade, float) and grade.is_integer()):
+        grade = int(grade)
+    if isinstance(grade, bool) or not isinstance(grade, int) or not 1 <= grade <= 12:
+        return None
+    return grade
+
+
 def _document_targets(index, document, report):
     """The step ids one document completes; what matches nothing goes into ``report.unmatched``."""
     data = document.progress_data or {}
-    grade = data.get("class")
-    grade = int(grade) if str(grade).isdigit() else None
+    grade = document_grade(data)
     targets = set()
+    match = index.match
     for key, lists in (data.get("subject_progress") or {}).items():
-        code = index.subject_code(key)
         for list_name, step_type in _LIST_STEP_TYPES.items():
             for title in (lists or {}).get(list_name) or []:
-                entry = {"subject": key, "list": list_name, "title": title}
-                if code is None:
-                    report.unmatched.append({**entry, "reason": _("no subject with code %(code)r") % {"code": key}})
-                    continue
-                chapter = index.chapter(code, title, grade)
-                if chapter is None:
-                    report.unmatched.append({**entry, "reason": _("no chapter with this title")})
-                    continue
-                steps = index.steps.get((chapter.pk, step_type), [])
-                if not steps:
-                    report.unmatched.append(
-                        {**entry, "reason": _("chapter '%(title)s' has no %(type)s step")
-                         % {"title": chapter.title, "type": step_type}}
-                    )
+                steps, reason = match(key, step_type, title, grade)
+                if reason is not None:
+                    report.unmatched.append({"subject": key, "list": list_name, "title": title, "reason": reason})
                 targets.update(steps)
     return targets
 
@@ -1361,6 +1862,7 @@ def apply_marslabs_documents(*, documents, actor=None, trusted=True, now=None) -
                 user_id__in=user_ids, step_id__in={step for _user, step in wanted}
             )
         }
+        # (user, step, document) for each step this batch completes: new rows, then (rarely) existing ones.
         new_rows, updated_rows, events = [], [], []
         for (user_id, step_id), document_id in wanted.items():
             row = existing.get((user_id, step_id))
@@ -1368,38 +1870,79 @@ def apply_marslabs_documents(*, documents, actor=None, trusted=True, now=None) -
                 by_document[document_id].already_done += 1
                 continue
             if row is None:
-                row = LearningProgress(user_id=user_id, step_id=step_id, progress_data={})
-                new_rows.append(row)
+                new_rows.append((user_id, step_id, document_id))
             else:
+                row.status = Status.COMPLETED
+                row.started_at = row.started_at or now
+                row.completed_at = now
+                row.completion_percentage = 100
+                row.progress_data = {**(row.progress_data or {}), "imported": "marslabs", "document": document_id}
                 updated_rows.append(row)
-            row.status = Status.COMPLETED
-            row.started_at = row.started_at or now
-            row.completed_at = now
-            row.completion_percentage = 100
-            row.progress_data = {**(row.progress_data or {}), "imported": "marslabs", "document": document_id}
             by_document[document_id].completed += 1
-            events.append(ProgressEvent(
-                user_id=user_id, step_id=step_id, kind=EventKind.COMPLETED, actor=actor, created_at=now,
-                reason=_("imported from MARS-labs"), data={"imported": "marslabs", "document": document_id},
-            ))
-        LearningProgress.objects.bulk_create(new_rows, batch_size=2000)
+            events.append((user_id, step_id, document_id))
+        _write_imported_completions(new_rows, events, actor=actor, now=now)
         LearningProgress.objects.bulk_update(
             updated_rows, ["status", "started_at", "completed_at", "completion_percentage", "progress_data",
                            "updated_at"], batch_size=2000,
         )
-        ProgressEvent.objects.bulk_create(events, batch_size=2000)
-        for document in documents:
-            document.unmatched = by_document[document.pk].unmatched
-            document.applied_at = now
-        Progress.objects.bulk_update(documents, ["unmatched", "applied_at"], batch_size=2000)
+        _save_applied(documents, by_document, now=now)
         grades = {}
         for document in documents:
-            grade = (document.progress_data or {}).get("class")
-            if str(grade).isdigit() and 1 <= int(grade) <= 12:
-                grades.setdefault(int(grade), set()).add(document.user_id)
+            grade = document_grade(document.progress_data)
+            if grade is not None:
+                grades.setdefault(grade, set()).add(document.user_id)
         for grade, users in grades.items():
             UserProfile.objects.filter(user_id__in=users, grade__isnull=True).update(grade=grade)
     return reports
+
+
+def _imported_marker(document_id):
+    """The JSON text of ``{"imported": "marslabs", "document": id}`` exactly as the JSONField writes it
+    (``json.dumps``), made once per document for its rows and events alike."""
+    return f'{{"imported": "marslabs", "document": {int(document_id)}}}'
+
+
+def _write_imported_completions(new_rows, events, *, actor, now):
+    """INSERT the COMPLETED rows and events of a trusted import, ``(user id, step id, document id)`` each.
+
+    The rows ``bulk_create`` would make (tests/progress/test_bulk_writes.py
+    compares them column by column) through ``progress.bulk``: values prepared
+    once per column or per document instead of once per field and row.
+    """
+    if not events:
+        return
+    markers, steps = {}, {}
+    for _user_id, step_id, document_id in events:
+        if document_id not in markers:
+            markers[document_id] = _imported_marker(document_id)
+        if step_id not in steps:
+            steps[step_id] = step_id.hex
+    if new_rows:
+        stamp = timezone.now()  # what auto_now_add / auto_now would write
+        bulk.insert(
+            LearningProgress, ["id", "user_id", "step_id", "progress_data"],
+            [(pk, user_id, steps[step_id], markers[document_id])
+             for pk, (user_id, step_id, document_id) in zip(bulk.uuid4_hexes(len(new_rows)), new_rows, strict=True)],
+            constant={"status": Status.COMPLETED, "completion_percentage": 100, "started_at": now,
+                      "completed_at": now, "created_at": stamp, "updated_at": stamp},
+        )
+    bulk.insert(
+        ProgressEvent, ["user_id", "step_id", "data"],
+        [(user_id, steps[step_id], markers[document_id]) for user_id, step_id, document_id in events],
+        constant={"kind": EventKind.COMPLETED, "actor": actor.pk if actor is not None else None,
+                  "reason": _("imported from MARS-labs"), "created_at": now},
+    )
+
+
+def _save_applied(documents, by_document, *, now):
+    """Save each document's ``unmatched`` entries and ``applied_at`` (what ``bulk_update`` of both would)."""
+    rows = []
+    for document in documents:
+        unmatched = by_document[document.pk].unmatched
+        document.unmatched = unmatched
+        document.applied_at = now
+        rows.append((document.pk, json.dumps(unmatched) if unmatched else "[]"))
+    bulk.update(Progress, ["unmatched"], rows, constant={"applied_at": now})
 
 
 def _apply_untrusted(documents, wanted, by_document, *, now):

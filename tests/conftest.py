@@ -1,6 +1,21 @@
+import gc
+
 import pytest
 
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: a curriculum snapshot must not outlive its test's rolled-back rows."""
+    from django.core.cache import cache
+
+    from curriculum import cache as curriculum_cache
+
+    cache.clear()
+    curriculum_cache.clear_local()
+    yield
+    gc.unfreeze()  # curriculum_cache.snapshot() freezes what it builds; let the test's objects be collected
 
 
 @pytest.fixture

@@ -86,7 +86,10 @@ def _continue_step(chapter_state):
 @require_GET
 def subject_detail(request, code):
     subject = get_subject_for(request.user, code)
-    chapters = list(visible_chapters(request.user).filter(subject=subject).order_by("grade", "order_index"))
+    chapters = list(
+        visible_chapters(request.user).filter(subject=subject).select_related("subject")
+        .order_by("grade", "order_index")
+    )
     states = engine.chapter_states(learner=request.user, chapters=chapters)
     rows = [
         {"state": states[c.pk], "ticks": _type_ticks(states[c.pk]), "continue": _continue_step(states[c.pk])}

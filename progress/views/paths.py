@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseForbidden
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from learners.models import UserProfile
@@ -79,7 +80,7 @@ def _stable_merge(sequence, omitted, state_by_id):
 def my_path(request):
     """Remedial paths first, then the main path; every left-out or skipped step says why."""
     if request.user.is_staff:
-        return HttpResponseForbidden("Teachers see learners' paths in the admin.")
+        return HttpResponseForbidden(_("Teachers see learners' paths in the admin."))
     profile = UserProfile.objects.get(user=request.user)
     main, remedial = learning_paths.ensure_active_paths(learner=request.user, profile=profile)
     states = engine.curriculum_states(learner=request.user, paths=(main, remedial))

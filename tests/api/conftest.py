@@ -96,3 +96,13 @@ def learner_api(client, learner_token):
 @pytest.fixture
 def anon_api(client):
     return Api(client)
+
+
+@pytest.fixture(autouse=True)
+def _forget_checked_tokens():
+    """Tokens checked by an earlier test must not be remembered (api/auth.py keeps them a few seconds)."""
+    from api.auth import forget_verified_tokens
+
+    forget_verified_tokens()
+    yield
+    forget_verified_tokens()

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from api.auth import authenticate, touch
+from api.auth import authenticate, forget_verified_tokens, touch
 from api.models import ApiEvent, ApiToken, hash_token
 from progress.models import Progress
 from tests.api.conftest import Api
@@ -127,8 +127,11 @@ def test_last_used_is_written_at_most_once_a_minute(rf, lab_token, django_assert
 
     with django_assert_num_queries(2):  # the lookup, and the first touch
         authenticate(request, now=now)
-    with django_assert_num_queries(1):  # the lookup only
+    with django_assert_num_queries(0):  # remembered (api/auth.py _verified) and touched a minute ago
         authenticate(request, now=now + datetime.timedelta(seconds=30))
+    forget_verified_tokens()
+    with django_assert_num_queries(1):  # the lookup only
+        authenticate(request, now=now + datetime.timedelta(seconds=40))
     token.refresh_from_db()
     assert token.last_used_at == now
 
@@ -166,3 +169,69 @@ def test_openapi_document_is_public(anon_api):
 
     assert response.status_code == 200
     assert response.json()["openapi"].startswith("3.1")
+
+
+# --- the process's memory of checked tokens (api/auth.py _verified) -------------------------------
+
+
+def _later(monkeypatch, seconds):
+    """Move the clock the token memory reads forward by ``seconds``."""
+    import time
+
+    real = time.monotonic
+    monkeypatch.setattr("api.auth.time.monotonic", lambda: real() + seconds)
+
+
+def test_a_checked_token_is_remembered_for_a_few_seconds(lab_api, lab_token, django_assert_num_queries):
+    assert lab_api.get("/api/v1/users").status_code == 200  # checked, remembered, touched
+
+    with django_assert_num_queries(1):  # the users only: no token lookup
+        assert lab_api.get("/api/v1/users").status_code == 200
+
+
+def test_a_token_revoked_elsewhere_stops_working_within_the_ttl(lab_api, lab_token, monkeypatch, settings):
+    settings.API_TOKEN_CACHE_SECONDS = 5
+    assert lab_api.get("/api/v1/users").status_code == 200
+    # Another process (the admin's bulk action: no signal reaches this one) revokes it.
+    ApiToken.objects.filter(pk=lab_token[0].pk).update(revoked_at=timezone.now())
+
+    assert lab_api.get("/api/v1/users").status_code == 200  # still remembered here: the documented price
+    _later(monkeypatch, 6)
+    response = lab_api.get("/api/v1/users")
+
+    assert response.status_code == 401
+    assert response.json() == {"message": "this API token has been revoked"}
+
+
+def test_a_token_revoked_in_this_process_stops_working_at_once(lab_api, lab_token):
+    assert lab_api.get("/api/v1/users").status_code == 200
+
+    lab_token[0].revoke()
+
+    assert lab_api.get("/api/v1/users").status_code == 401
+
+
+def test_deactivating_the_tokens_user_in_this_process_takes_effect_at_once(learner_api, learner):
+    assert learner_api.get("/api/v1/me/progress").status_code == 200
+
+    learner.is_active = False
+    learner.save()
+
+    assert learner_api.get("/api/v1/me/progress").status_code == 401
+
+
+def test_a_wrong_secret_never_matches_a_remembered_token(client, lab_token):
+    token, plain = lab_token
+    assert client.get("/api/v1/users", headers={"Authorization": f"Bearer {plain}"}).status_code == 200
+
+    forged = f"mars_{token.prefix}_{'x' * 43}"
+
+    assert client.get("/api/v1/users", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+
+
+def test_token_memory_off_checks_every_request(lab_api, settings, django_assert_num_queries):
+    settings.API_TOKEN_CACHE_SECONDS = 0
+    assert lab_api.get("/api/v1/users").status_code == 200
+
+    with django_assert_num_queries(2):  # the token, the users
+        assert lab_api.get("/api/v1/users").status_code == 200

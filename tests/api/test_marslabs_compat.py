@@ -4,7 +4,7 @@ import pytest
 
 from progress.enums import Status
 from progress.models import LearningProgress, Progress, ProgressEvent
-from tests.factories import ProgressFactory, UserFactory
+from tests.factories import ClassroomFactory, ProgressFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +45,9 @@ def test_post_progress_by_learner_cannot_jump_locks(learner_api, learner, steps)
 
 
 def test_post_progress_by_teacher_session_records_the_teacher(client, teacher, learner, steps):
+    classroom = ClassroomFactory()  # a teacher reaches the learners of the classes they teach
+    classroom.teachers.add(teacher)
+    classroom.learners.add(learner)
     client.force_login(teacher)
     response = client.post("/api/v1/progress", {"user_id": learner.pk, "progress_data": DOCUMENT},
                            content_type="application/json")

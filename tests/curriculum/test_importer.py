@@ -447,7 +447,7 @@ BAD_INPUTS = {
     "unknown field": (
         edit((*CH, "order"), 3),
         f"{OHM}: has an unknown field 'order' (expected one of: title, slug, grade, order_index, description, "
-        "is_active, external_id, prerequisite, steps)",
+        "is_active, external_id, prerequisite, language, steps)",
     ),
     "grade 13": (
         edit((*CH, "grade"), 13),

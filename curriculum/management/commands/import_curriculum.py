@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 
 from curriculum.importer import CurriculumError, import_curriculum, load_curriculum_file
 from curriculum.olabs import catalogue_to_native
+from mars_labs.audit import audit, operator
 
 
 class Command(BaseCommand):
@@ -49,6 +50,10 @@ class Command(BaseCommand):
                 % {"path": path, "problems": "\n".join(f"  {m}" for m in exc.messages)}
             ) from exc
 
+        if not dry_run:
+            audit("import", what="curriculum", path=str(path), format=format, operator=operator(),
+                  **{f"{model}_{kind}": getattr(counts, kind) for model, counts in report.counts.items()
+                     for kind in ("created", "updated")}, skipped=len(skipped))
         if verbosity >= 2:
             for line in report.changes:
                 self.stdout.write(f"  {line}")

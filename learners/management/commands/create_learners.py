@@ -1,6 +1,7 @@
 """``manage.py create_learners CSV [--classroom NAME] [--output PATH] [--dry-run]``."""
 
 import csv
+import re
 import secrets
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from tqdm import tqdm
 
 from learners.enums import BackgroundLevel
 from learners.models import Classroom
+from mars_labs.audit import audit, operator
 
 COLUMNS = ("username", "first_name", "last_name", "age", "grade", "background_level")
 REQUIRED = ("username",)
@@ -23,7 +25,8 @@ def _whole_number(text, *, low, high, what):
     """``(value, problem)`` for an optional whole number between low and high."""
     if not text:
         return None, None
-    if not text.isdigit() or not low <= int(text) <= high:
+    # ASCII digits only: "²".isdigit() is true but int("²") fails, and int() refuses over 4300 digits.
+    if not re.fullmatch(r"[0-9]{1,6}", text) or not low <= int(text) <= high:
         return None, _("%(what)s must be a whole number from %(low)d to %(high)d, not %(value)r") % {
             "what": what, "low": low, "high": high, "value": text}
     return int(text), None
@@ -92,6 +95,9 @@ class Command(BaseCommand):
             if output:
                 self.write_passwords(output, created)
 
+        # Who was created, never their passwords.
+        audit("import", what="learners", path=str(path), operator=operator(), learners_created=len(created),
+              classroom=room.name if room else "")
         if verbosity >= 1 and not output:
             self.print_passwords(created)
         if verbosity >= 1:
@@ -145,7 +151,9 @@ class Command(BaseCommand):
             raise CommandError(_("%(path)s is not a CSV file: %(reason)s") % {"path": path, "reason": exc}) from exc
 
         # One query for the whole file; usernames compared without case, as people type them.
-        wanted = [row["username"].casefold() for _line, row in rows if row.get("username")]
+        # A NUL (already reported) would fail the query itself on PostgreSQL.
+        wanted = [row["username"].casefold() for _line, row in rows
+                  if row.get("username") and "\x00" not in row["username"]]
         taken = set(
             get_user_model().objects.annotate(lowered=Lower("username")).filter(lowered__in=wanted)
             .values_list("lowered", flat=True)
@@ -170,6 +178,9 @@ class Command(BaseCommand):
         if None in record:  # more cells than header names
             problems.append(_("has more cells than the header has columns"))
         values = {name: (record.get(name) or "").strip() for name in COLUMNS}
+        # PostgreSQL cannot store NUL in text: refuse it here, with the line number, not halfway through saving.
+        problems += [_("%(field)s contains the NUL character") % {"field": name}
+                     for name in COLUMNS if "\x00" in values[name]]
         row = {"username": values["username"]}
         User = get_user_model()
         if not values["username"]:

@@ -4,6 +4,7 @@ from django.apps import apps
 from django.contrib.auth.management import create_permissions
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from learners.roles import TEACHERS_GROUP, RoleError, apply_teacher_role, teacher_permission_names
 
@@ -33,11 +34,11 @@ class Command(BaseCommand):
                 for username in add:
                     user = get_user_model().objects.filter(username=username).first()
                     if user is None:
-                        raise CommandError(f"There is no user {username!r}.")
+                        raise CommandError(_("There is no user %(name)r.") % {"name": username})
                     if not user.is_staff:
                         raise CommandError(
-                            f"{username!r} is not staff: tick 'Staff status' on their account first "
-                            "(teachers sign in to the administration)."
+                            _("%(name)r is not staff: tick 'Staff status' on their account first "
+                              "(teachers sign in to the administration).") % {"name": username}
                         )
                     user.groups.add(group)
                 if dry_run:
@@ -46,22 +47,30 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
 
         if verbosity >= 1:
-            verb = "would be" if dry_run else "was"
+            names = {"group": TEACHERS_GROUP}
             if created:
-                self.stdout.write(f'The group "{TEACHERS_GROUP}" {verb} created.')
+                self.stdout.write(
+                    (_('The group "%(group)s" would be created.') if dry_run
+                     else _('The group "%(group)s" was created.')) % names
+                )
             for name in added:
                 self.stdout.write(f"  + {name}")
             for name in removed:
                 self.stdout.write(f"  - {name}")
             for username in add:
-                self.stdout.write(f"{username} {verb} added to {TEACHERS_GROUP}.")
+                self.stdout.write(
+                    (_("%(user)s would be added to %(group)s.") if dry_run
+                     else _("%(user)s was added to %(group)s.")) % {**names, "user": username}
+                )
             if verbosity >= 2:
-                self.stdout.write("Permissions of the role:")
+                self.stdout.write(_("Permissions of the role:"))
                 for name in teacher_permission_names():
                     self.stdout.write(f"  {name}")
             if dry_run:
-                self.stdout.write(self.style.WARNING("Dry run: nothing was written."))
+                self.stdout.write(self.style.WARNING(_("Dry run: nothing was written.")))
             elif not (created or added or removed or add):
-                self.stdout.write(self.style.SUCCESS(f'The group "{TEACHERS_GROUP}" is up to date; nothing changed.'))
+                self.stdout.write(
+                    self.style.SUCCESS(_('The group "%(group)s" is up to date; nothing changed.') % names)
+                )
             else:
-                self.stdout.write(self.style.SUCCESS(f'The group "{TEACHERS_GROUP}" is set up.'))
+                self.stdout.write(self.style.SUCCESS(_('The group "%(group)s" is set up.') % names))

@@ -3,6 +3,7 @@ import sys
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils.translation import gettext as _
 from tqdm import tqdm
 
 from learners.models import Classroom
@@ -25,11 +26,11 @@ class Command(BaseCommand):
         if learner:
             learners = learners.filter(username=learner)
             if not learners.exists():
-                raise CommandError(f"No active learner with username {learner!r}.")
+                raise CommandError(_("No active learner with username %(name)r.") % {"name": learner})
         if classroom:
             room = Classroom.objects.filter(name=classroom).first()
             if room is None:
-                raise CommandError(f"No classroom named {classroom!r}.")
+                raise CommandError(_("No classroom named %(name)r.") % {"name": classroom})
             learners = learners.filter(classrooms=room)
         changed = 0
         rows = list(learners)
@@ -41,6 +42,9 @@ class Command(BaseCommand):
                 if result.changed and verbosity >= 1:
                     self.stdout.write(f"{user.username}: {result.summary}")
                 elif verbosity >= 2:
-                    self.stdout.write(f"{user.username}: unchanged")
-        verb = "would change" if dry_run else "changed"
-        self.stdout.write(self.style.SUCCESS(f"{len(rows)} learners checked, {changed} paths {verb}."))
+                    self.stdout.write(f"{user.username}: " + _("unchanged"))
+        summary = (
+            _("%(n)d learners checked, %(changed)d paths would change.") if dry_run
+            else _("%(n)d learners checked, %(changed)d paths changed.")
+        )
+        self.stdout.write(self.style.SUCCESS(summary % {"n": len(rows), "changed": changed}))
