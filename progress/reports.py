@@ -1,8 +1,11 @@
 """Teacher reports: the class × chapter matrix, one learner's drill-down and the "needs attention" list.
 
 Everything here reads; nothing writes. Numbers come from aggregate queries
-and a fixed number of them whatever the class size (the matrix is three
-queries for 40 learners × 30 chapters, and three for 400 × 300), so the page
+and a fixed number of them whatever the class size (the matrix page shows one
+subject at a time: three queries, the learners, their done steps per chapter
+of that subject and their done steps over the whole curriculum, for 40
+learners × 30 chapters and for 400 × 300; the CSV, every chapter, two; the
+chapters come from the cached curriculum, curriculum/cache.py), so the page
 and its CSV export are the same computation and always agree.
 
 A cell is *steps done / steps in the chapter* ("done" = completed or
@@ -20,15 +23,18 @@ import statistics
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from curriculum import cache as curriculum_cache
+from curriculum.enums import StepType
 from curriculum.models import Chapter
+from learners.models import UserProfile
 
 from . import engine
-from .enums import DONE_STATUSES, PathType, Status
+from .enums import DONE_STATUSES, EventKind, PathType, Status
 from .models import LearningPath, LearningProgress, ProgressEvent
 
 # "Needs attention" thresholds (the teacher issue): no activity on an
@@ -41,8 +47,19 @@ FAILED_QUIZ_ATTEMPTS = engine.REVIEW_AFTER_FAILED_ATTEMPTS
 BELOW_MEDIAN_POINTS = 25
 
 # Matrix sort keys (the ``sort`` query parameter); "chapter:<slug>" sorts by one column.
-ROW_SORTS = ("learner", "-learner", "overall", "-overall")
+ROW_SORTS = ("learner", "-learner", "overall", "-overall", "subject", "-subject")
 COLUMN_ORDERS = ("curriculum", "hardest")
+# ``class_matrix(subject=FIRST_SUBJECT)``: the first subject of the class's curriculum (the page's default).
+FIRST_SUBJECT = object()
+
+
+class UnknownSubject(LookupError):
+    """A subject code that is not in the class's curriculum (the page answers 404 with the subjects it has)."""
+
+    def __init__(self, code, subjects):
+        super().__init__(code)
+        self.code = code
+        self.subjects = subjects
 
 
 # --------------------------------------------------------------------------
@@ -75,15 +92,23 @@ def percentage(done, total):
     return round(100 * done / total) if total else None
 
 
-@dataclass(frozen=True)
 class Cell:
-    chapter: Chapter
-    done: int
-    total: int
+    """One learner × one chapter: steps ``done`` of ``total`` and the rounded ``percentage`` (None without steps).
 
-    @property
-    def percentage(self):
-        return percentage(self.done, self.total)
+    A plain slotted class with the percentage worked out once: the CSV has
+    40 × 800 of them, each read two or three times.
+    """
+
+    __slots__ = ("chapter", "done", "total", "percentage")
+
+    def __init__(self, chapter, done, total):
+        self.chapter = chapter
+        self.done = done
+        self.total = total
+        self.percentage = round(100 * done / total) if total else None
+
+    def __repr__(self):
+        return f"Cell({self.chapter!r}, {self.done}, {self.total})"
 
     @property
     def band(self):
@@ -96,16 +121,16 @@ class Cell:
 
 @dataclass
 class Row:
+    """One learner: ``cells`` for the chapters shown; ``done``/``total`` over every chapter of the class.
+
+    ``percentage`` is the learner's overall percentage across all subjects;
+    ``subject_percentage`` the one over the chapters shown (one subject on the page).
+    """
+
     learner: object
     cells: list[Cell]
-
-    @property
-    def done(self):
-        return sum(c.done for c in self.cells)
-
-    @property
-    def total(self):
-        return sum(c.total for c in self.cells)
+    done: int = 0
+    total: int = 0
 
     @property
     def percentage(self):
@@ -114,6 +139,22 @@ class Row:
     @property
     def band(self):
         return band_for(self.percentage, self.total)
+
+    @property
+    def subject_done(self):
+        return sum(c.done for c in self.cells)
+
+    @property
+    def subject_total(self):
+        return sum(c.total for c in self.cells)
+
+    @property
+    def subject_percentage(self):
+        return percentage(self.subject_done, self.subject_total) or 0
+
+    @property
+    def subject_band(self):
+        return band_for(self.subject_percentage, self.subject_total)
 
     def cell_for(self, chapter_id):
         return next((c for c in self.cells if c.chapter.pk == chapter_id), None)
@@ -128,12 +169,16 @@ class ColumnSummary:
 
 @dataclass
 class ClassMatrix:
+    """``chapters``: the columns shown (one subject's, or every chapter when ``subject`` is None)."""
+
     classroom: object
     chapters: list[Chapter]
     rows: list[Row]
     columns: list[ColumnSummary] = field(default_factory=list)
     sort: str = "learner"
     column_order: str = "curriculum"
+    subjects: list = field(default_factory=list)  # every subject of the class's curriculum, in order
+    subject: object = None  # the Subject shown, None for all chapters
 
     @property
     def median(self):
@@ -151,13 +196,25 @@ def learner_display_name(user):
 
 
 def class_chapters(classroom):
-    """The chapters a classroom works through, each annotated with ``steps_total``, in textbook order (one query)."""
-    return list(
-        Chapter.objects.for_grade(classroom.grade)
-        .select_related("subject")
-        .annotate(steps_total=Count("steps"))
-        .order_by("subject__order", "subject__name", F("grade").asc(nulls_first=True), "order_index")
-    )
+    """The chapters a classroom works through, each with ``steps_total``, in textbook order.
+
+    From the grade's cached curriculum snapshot (curriculum/cache.py): no query
+    while the curriculum is unchanged. The chapters are shared: read them, never change them.
+    """
+    return curriculum_cache.snapshot(classroom.grade).curriculum_chapters
+
+
+def subjects_of(chapters):
+    """The distinct subjects of ``chapters``, in their (textbook) order."""
+    seen = {}
+    for chapter in chapters:
+        seen.setdefault(chapter.subject_id, chapter.subject)
+    return list(seen.values())
+
+
+def class_subjects(classroom):
+    """The subjects of the class's curriculum, in order (no query while the curriculum is cached)."""
+    return subjects_of(class_chapters(classroom))
 
 
 def class_learners(classroom):
@@ -174,38 +231,86 @@ def _done_counts(learner_ids_query, chapter_ids):
             user__in=learner_ids_query, status__in=DONE_STATUSES, step__chapter_id__in=chapter_ids
         )
         .values_list("user_id", "step__chapter_id")
-        .annotate(done=Count("pk"))
+        # COUNT(step_id), not COUNT(id): answered from the (user, status, step) index alone.
+        .annotate(done=Count("step"))
         .order_by()
     )
     return {(user_id, chapter_id): done for user_id, chapter_id, done in rows}
 
 
-def class_matrix(*, classroom, sort="learner", column_order="curriculum") -> ClassMatrix:
-    """Every learner of ``classroom`` × every chapter of its curriculum, in three queries.
+def _done_totals(learner_ids_query, grade):
+    """``{user_id: steps done in the grade's curriculum}`` in one aggregate query (one row per learner).
+
+    The chapters go in as a subquery (``Chapter.objects.for_grade``, what the
+    cached curriculum holds), not as a list of hundreds of ids to prepare.
+    """
+    rows = (
+        LearningProgress.objects.filter(
+            user__in=learner_ids_query, status__in=DONE_STATUSES,
+            step__chapter_id__in=Chapter.objects.for_grade(grade).values("pk"),
+        )
+        .values_list("user_id")
+        .annotate(done=Count("step"))
+        .order_by()
+    )
+    return dict(rows)
+
+
+def class_matrix(*, classroom, subject=None, sort="learner", column_order="curriculum") -> ClassMatrix:
+    """The learners of ``classroom`` × the chapters of one subject (or all), in at most three queries.
+
+    ``subject``: None for every chapter of the class's curriculum (the CSV),
+    ``FIRST_SUBJECT`` for the first subject, else a subject code (raises
+    ``UnknownSubject`` when the class has no such subject). The chapters come
+    from the cached curriculum; then one query reads the learners, one the
+    steps done per learner and chapter shown and, for one subject, one the
+    steps done per learner over every chapter (each row's overall percentage,
+    across all subjects).
 
     ``sort``: "learner" (by name), "overall" (by overall %, lowest first),
-    "chapter:<slug>" (by that chapter's %, lowest first); a leading "-"
-    reverses. ``column_order``: "curriculum" (textbook order) or "hardest"
-    (lowest class average first). Unknown values fall back to the defaults.
+    "subject" (by the % of the chapters shown), "chapter:<slug>" (by that
+    chapter's %, lowest first); a leading "-" reverses. ``column_order``:
+    "curriculum" (textbook order) or "hardest" (lowest class average first).
+    Unknown values fall back to the defaults.
     """
-    chapters = class_chapters(classroom)
+    all_chapters = class_chapters(classroom)
+    subjects = subjects_of(all_chapters)
+    chosen = None
+    if subject is FIRST_SUBJECT:
+        chosen = subjects[0] if subjects else None
+    elif subject is not None:
+        chosen = next((s for s in subjects if s.code == subject), None)
+        if chosen is None:
+            raise UnknownSubject(subject, subjects)
+    chapters = [c for c in all_chapters if c.subject_id == chosen.pk] if chosen else list(all_chapters)
     learners = class_learners(classroom)
-    counts = _done_counts(classroom.learners.values("pk"), [c.pk for c in chapters]) if learners and chapters else {}
-    rows = [
-        Row(learner=learner, cells=[
-            Cell(chapter=c, done=min(counts.get((learner.pk, c.pk), 0), c.steps_total), total=c.steps_total)
-            for c in chapters
-        ])
-        for learner in learners
-    ]
+    learner_ids = classroom.learners.values("pk")
+    counts = _done_counts(learner_ids, [c.pk for c in chapters]) if learners and chapters else {}
+    by_learner = {}
+    for (user_id, chapter_id), done in counts.items():
+        by_learner.setdefault(user_id, {})[chapter_id] = done
+    overall_total = sum(c.steps_total for c in all_chapters)
+    keyed = [(c, c.pk, c.steps_total) for c in chapters]
+    rows = []
+    for learner in learners:
+        mine = by_learner.get(learner.pk, {})
+        cells = [Cell(c, min(mine.get(pk, 0), total), total) for c, pk, total in keyed]
+        rows.append(Row(learner=learner, cells=cells, total=overall_total))
+    if chosen is None:
+        for row in rows:
+            row.done = sum(c.done for c in row.cells)
+    elif rows and all_chapters:
+        totals = _done_totals(learner_ids, classroom.grade)
+        for row in rows:
+            row.done = min(totals.get(row.learner.pk, 0), overall_total)
     columns = []
     for index, chapter in enumerate(chapters):
         cells = [row.cells[index] for row in rows]
-        values = [c.percentage for c in cells if c.percentage is not None]
+        values = [c.percentage for c in cells] if chapter.steps_total else []
         columns.append(ColumnSummary(
             chapter=chapter,
             average=round(sum(values) / len(values)) if values else None,
-            done_by=sum(1 for c in cells if c.total and c.done >= c.total),
+            done_by=sum(1 for c in cells if c.done >= c.total) if chapter.steps_total else 0,
         ))
 
     if column_order == "hardest":
@@ -220,8 +325,22 @@ def class_matrix(*, classroom, sort="learner", column_order="curriculum") -> Cla
 
     sort = _sort_rows(rows, chapters, sort)
     return ClassMatrix(
-        classroom=classroom, chapters=chapters, rows=rows, columns=columns, sort=sort, column_order=column_order
+        classroom=classroom, chapters=chapters, rows=rows, columns=columns, sort=sort, column_order=column_order,
+        subjects=subjects, subject=chosen,
     )
+
+
+def class_overview(*, classroom) -> ClassMatrix:
+    """Each learner's overall percentage and no cells (two queries): what "needs attention" compares."""
+    all_chapters = class_chapters(classroom)
+    learners = class_learners(classroom)
+    overall_total = sum(c.steps_total for c in all_chapters)
+    totals = _done_totals(classroom.learners.values("pk"), classroom.grade) if (
+        learners and all_chapters) else {}
+    rows = [Row(learner=learner, cells=[], done=min(totals.get(learner.pk, 0), overall_total), total=overall_total)
+            for learner in learners]
+    _sort_rows(rows, [], "learner")
+    return ClassMatrix(classroom=classroom, chapters=[], rows=rows, subjects=subjects_of(all_chapters))
 
 
 def _sort_rows(rows, chapters, sort):
@@ -232,6 +351,9 @@ def _sort_rows(rows, chapters, sort):
     if key == "overall":
         rows.sort(key=by_name)
         rows.sort(key=lambda r: r.percentage, reverse=descending)
+    elif key == "subject":
+        rows.sort(key=by_name)
+        rows.sort(key=lambda r: r.subject_percentage, reverse=descending)
     elif key.startswith("chapter:") and any(c.slug == key[8:] for c in chapters):
         index = next(i for i, c in enumerate(chapters) if c.slug == key[8:])
         rows.sort(key=by_name)
@@ -284,11 +406,11 @@ def needs_attention(*, classroom, matrix=None, now=None) -> list[Attention]:
       the learner is judged by);
     * below_median: overall percentage more than 25 points below the class median.
 
-    One query for the first two (and one for the remedial paths when a quiz was failed), plus the
-    matrix's three when ``matrix`` is not given.
+    One query for the first two (and one for the remedial paths when a quiz was failed), plus
+    ``class_overview``'s two when ``matrix`` (anything with rows of overall percentages) is not given.
     """
     now = now or timezone.now()
-    matrix = matrix or class_matrix(classroom=classroom)
+    matrix = matrix or class_overview(classroom=classroom)
     cutoff = now - STALLED_AFTER
     items = []
     candidates = (
@@ -360,6 +482,9 @@ class StepLine:
     """One step as the teacher sees it: status, time, attempts and the engine's last verdict."""
 
     state: engine.StepState
+    status_label: str = ""  # translated once per page (get_status_display per row was a tenth of the page)
+    type_label: str = ""
+    actions_html: str = ""  # the page's "Change…" form for this step (progress/views/reports.py)
 
     @property
     def step(self):
@@ -388,29 +513,60 @@ class StepLine:
 
 @dataclass
 class LearnerReport:
+    """``chapters``: the chapters of ``subject`` only (one subject per page); ``rollups``: every subject."""
+
     learner: object
     chapters: list  # [(ChapterState, [StepLine])]
     events: list
     rollups: list
+    subject: object = None
 
     @property
     def overall(self):
         return engine.overall_percentage(self.rollups)
 
+    @property
+    def subject_rollup(self):
+        return next((r for r in self.rollups if self.subject and r.subject.pk == self.subject.pk), None)
 
-def learner_report(*, learner) -> LearnerReport:
-    """Every step of the learner's curriculum with status and attempts, plus their recent history.
 
-    A fixed number of queries: the engine's curriculum states and subject
-    roll-ups, then the last 200 events.
+def learner_report(*, learner, subject=None) -> LearnerReport:
+    """The steps of one subject of the learner's curriculum with status and attempts, plus their recent history.
+
+    ``subject``: a subject code, None for the first subject (raises
+    ``UnknownSubject`` when the learner's curriculum has no such subject).
+    Every subject's roll-up comes along, for the overall numbers and the
+    subject picker. A fixed number of queries: the learner's grade, the
+    engine's curriculum states (the curriculum itself is cached), then the
+    last 200 events.
     """
-    states = engine.curriculum_states(learner=learner)
-    chapters = [(state, [StepLine(s) for s in state.steps]) for state in states.values()]
+    grade = UserProfile.objects.filter(user=learner).values_list("grade", flat=True).first()
+    states = engine.curriculum_states(learner=learner, snapshot=curriculum_cache.snapshot(grade))
+    rollups = engine.rollups_from_states(states)
+    subjects = [r.subject for r in rollups]
+    if subject is None:
+        chosen = subjects[0] if subjects else None
+    else:
+        chosen = next((s for s in subjects if s.code == subject), None)
+        if chosen is None:
+            raise UnknownSubject(subject, subjects)
+    statuses = {value: str(label) for value, label in Status.choices}
+    statuses[None] = _("Not started")  # no row yet
+    types = {value: str(label) for value, label in StepType.choices}
+    chapters = [
+        (state, [
+            StepLine(s, status_label=statuses[s.progress.status if s.progress else None],
+                     type_label=types.get(s.step.step_type, s.step.step_type))
+            for s in state.steps
+        ])
+        for state in states.values() if chosen is not None and state.chapter.subject_id == chosen.pk
+    ]
     events = list(
         ProgressEvent.objects.filter(user=learner)
         .select_related("step__chapter", "actor")
         .order_by("-created_at", "-id")[:TIMELINE_LIMIT]
     )
-    return LearnerReport(
-        learner=learner, chapters=chapters, events=events, rollups=engine.subject_rollups(learner=learner)
-    )
+    kinds = {value: str(label) for value, label in EventKind.choices}
+    for event in events:
+        event.kind_label = kinds.get(event.kind, event.kind)
+    return LearnerReport(learner=learner, chapters=chapters, events=events, rollups=rollups, subject=chosen)

@@ -16,11 +16,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import Http404, HttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -86,22 +89,33 @@ def index(request):
     return render(request, "reports/index.html", {"classrooms": classrooms})
 
 
-def _matrix_for(request, classroom):
+def _matrix_for(request, classroom, *, subject):
     return reports.class_matrix(
         classroom=classroom,
+        subject=subject,
         sort=request.GET.get("sort", "learner"),
         column_order=request.GET.get("columns", "curriculum"),
     )
 
 
+def _unknown_subject(request, template, context, problem):
+    """The page without its table, saying which subjects there are: a 404 a person can act on."""
+    return render(request, template, {**context, "subjects": problem.subjects, "unknown_subject": problem.code},
+                  status=404)
+
+
 @require_GET
 @report_view
 def classroom_matrix(request, classroom_id):
+    """One subject of the class at a time (``?subject=CODE``, default the first), every learner × its chapters."""
     classroom = get_classroom_for(request.user, classroom_id)
-    matrix = _matrix_for(request, classroom)
+    try:
+        matrix = _matrix_for(request, classroom, subject=request.GET.get("subject") or reports.FIRST_SUBJECT)
+    except reports.UnknownSubject as problem:
+        return _unknown_subject(request, "reports/matrix.html", {"classroom": classroom}, problem)
     return render(request, "reports/matrix.html", {
-        "classroom": classroom, "matrix": matrix, "bands": reports.BANDS,
-        "sort_links": _sort_links(matrix),
+        "classroom": classroom, "matrix": matrix, "subjects": matrix.subjects, "bands": reports.BANDS,
+        "sort_links": _sort_links(matrix), "rows": _matrix_rows(matrix),
     })
 
 
@@ -114,15 +128,73 @@ def _sort_links(matrix):
     return {
         "learner": toggle("learner"),
         "overall": toggle("overall"),
-        "chapters": [(column, toggle(f"chapter:{column.chapter.slug}")) for column in matrix.columns],
+        "subject": toggle("subject"),
+        # (column, its sort link, its aria-sort: "" unless the rows are sorted by it)
+        "chapters": [
+            (column, toggle(f"chapter:{column.chapter.slug}"), _aria_sort(matrix.sort, column.chapter.slug))
+            for column in matrix.columns
+        ],
     }
+
+
+def _aria_sort(sort, slug):
+    if sort.removeprefix("-") != f"chapter:{slug}":
+        return ""
+    return "descending" if sort.startswith("-") else "ascending"
+
+
+_CELL = '<td class="cell band-{band}" data-chapter="{slug}" data-pct="{pct}" title="{title}">{text}</td>'
+_CELL_TEXT = '{tick}{pct}%<span class="visually-hidden"> ({label}, {title})</span>'
+_EMPTY_CELL = '<td class="cell band-empty" data-chapter="{slug}" data-pct="" title="{title}">—</td>'
+
+
+def _matrix_rows(matrix):
+    """``[(row, cells_html)]``: every cell of a row as HTML, built here in one pass.
+
+    A 40 × 50 matrix is 2,000 cells; through the template language each cost
+    tens of microseconds, here about one. The markup is the same the template
+    used to write: the number, a tick for done, the band's name and "n of m
+    steps" for screen readers (colour is never the only signal). Every text
+    that is not a number is escaped, once per distinct value.
+    """
+    slugs = [escape(chapter.slug) for chapter in matrix.chapters]
+    labels = {band: escape(label) for band, label in reports.BANDS.items()}
+    tick = '<span aria-hidden="true">✓ </span>'
+    titles = {}
+    cells_cache = {}
+    out = []
+    for row in matrix.rows:
+        parts = []
+        for slug, cell in zip(slugs, row.cells, strict=True):
+            key = (cell.done, cell.total)
+            body = cells_cache.get(key)
+            if body is None:
+                title = titles.get(key)
+                if title is None:
+                    title = titles[key] = escape(_("%(done)s of %(total)s steps") % {
+                        "done": cell.done, "total": cell.total,
+                    })
+                pct, band = cell.percentage, cell.band
+                if pct is None:
+                    body = cells_cache[key] = (None, title, None)
+                else:
+                    text = _CELL_TEXT.format(tick=tick if band == "done" else "", pct=pct, label=labels[band],
+                                             title=title)
+                    body = cells_cache[key] = (band, title, (pct, text))
+            band, title, filled = body
+            if filled is None:
+                parts.append(_EMPTY_CELL.format(slug=slug, title=title))
+            else:
+                parts.append(_CELL.format(band=band, slug=slug, pct=filled[0], title=title, text=filled[1]))
+        out.append((row, mark_safe("".join(parts))))  # noqa: S308 - every piece escaped above
+    return out
 
 
 @require_GET
 @report_view
 def classroom_attention(request, classroom_id):
     classroom = get_classroom_for(request.user, classroom_id)
-    matrix = reports.class_matrix(classroom=classroom)
+    matrix = reports.class_overview(classroom=classroom)
     items = reports.needs_attention(classroom=classroom, matrix=matrix)
     return render(request, "reports/attention.html", {
         "classroom": classroom, "items": items, "median": matrix.median, "actions": _action_context(request.user),
@@ -136,11 +208,40 @@ def classroom_attention(request, classroom_id):
 @report_view
 def learner_detail(request, learner_id):
     learner = get_learner_for(request.user, learner_id)
-    report = reports.learner_report(learner=learner)
     classrooms = classrooms_for(request.user).filter(learners=learner)
-    return render(request, "reports/learner.html", {
-        "learner": learner, "report": report, "classrooms": classrooms, "actions": _action_context(request.user),
-    })
+    context = {"learner": learner, "classrooms": classrooms, "actions": _action_context(request.user)}
+    try:
+        report = reports.learner_report(learner=learner, subject=request.GET.get("subject") or None)
+    except reports.UnknownSubject as problem:
+        return _unknown_subject(request, "reports/learner.html", context, problem)
+    if any(context["actions"].values()):
+        _attach_step_forms(request, learner, report, context["actions"])
+    return render(request, "reports/learner.html", {**context, "report": report})
+
+
+class _StepPlaceholder:
+    pk = "00000000-step-pk-placeholder"
+    title = "step-title-placeholder"
+
+
+def _attach_step_forms(request, learner, report, actions):
+    """Each step's "Change…" form: reports/_step_actions.html rendered once, then filled in per step.
+
+    A subject of 250 steps rendered the include 250 times (most of the page's
+    CPU); the markup and its translations are the same for every step but the
+    step's id and title, which are escaped and put in here.
+    """
+    blank = get_template("reports/_step_actions.html").render({
+        "learner": learner, "step": _StepPlaceholder, "actions": actions, "next": request.get_full_path(),
+        "show_complete": True, "suffix": "",
+    }, request)
+    for _state, lines in report.chapters:
+        for line in lines:
+            if line.state.progress or actions.get("excuse") or actions.get("complete"):
+                line.actions_html = mark_safe(  # noqa: S308 - the template escaped the rest
+                    blank.replace(_StepPlaceholder.pk, escape(str(line.step.pk)))
+                    .replace(_StepPlaceholder.title, escape(line.step.title))
+                )
 
 
 # --------------------------------------------------------------------------
@@ -157,14 +258,24 @@ def _cell(value):
     return "" if value is None else value
 
 
+class _Line:
+    """A file-like object whose ``write`` hands the line back, so csv.writer can feed a streaming response."""
+
+    def write(self, value):
+        return value
+
+
 def _csv_response(filename, header, rows):
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    """A streamed CSV download: ``rows`` (any iterable) is written line by line as the response is sent."""
+    writer = csv.writer(_Line())
+
+    def lines():
+        yield "\ufeff" + writer.writerow(header)  # a BOM, so spreadsheet programs read the names as UTF-8
+        for row in rows:
+            yield writer.writerow([_cell(v) for v in row])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.write("\ufeff")  # a BOM, so spreadsheet programs read the names as UTF-8
-    writer = csv.writer(response)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
     return response
 
 
@@ -175,16 +286,25 @@ def _filename(classroom, what):
 @require_GET
 @report_view
 def classroom_matrix_csv(request, classroom_id):
+    """Every chapter of the class (or of ``?subject=CODE``), one row per learner, streamed.
+
+    Every query runs before the first line goes out (two for all chapters,
+    three for one subject); the rows are then written one at a time.
+    """
     classroom = get_classroom_for(request.user, classroom_id)
-    matrix = _matrix_for(request, classroom)
+    try:
+        matrix = _matrix_for(request, classroom, subject=request.GET.get("subject") or None)
+    except reports.UnknownSubject as problem:
+        raise Http404(_("There is no subject “%(code)s” in this class.") % {"code": problem.code}) from problem
     header = [_("learner"), _("username"), _("overall %"), _("steps done"), _("steps total")]
     header += [f"{c.subject.code}: {c.title} (%)" for c in matrix.chapters]
-    rows = [
+    rows = (
         [reports.learner_display_name(row.learner), row.learner.username, row.percentage, row.done, row.total]
         + [cell.percentage for cell in row.cells]
         for row in matrix.rows
-    ]
-    return _csv_response(_filename(classroom, "progress"), header, rows)
+    )
+    name = f"progress-{matrix.subject.code}" if matrix.subject else "progress"
+    return _csv_response(_filename(classroom, name), header, rows)
 
 
 @require_GET
