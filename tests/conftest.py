@@ -32,3 +32,15 @@ def learner_client(client, learner):
 @pytest.fixture
 def password():
     return DEFAULT_PASSWORD
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in English. A request through the test client leaves the thread in the
+    language it was served in (a Hindi learner's page activates "hi"), which would otherwise leak
+    into the next test's template rendering."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
