@@ -3,10 +3,17 @@
 ``build_dashboard(learner=...)`` does every read; the view only renders the
 result. It costs the same number of queries whatever the size of the
 curriculum or of the learner's history (tests/progress/test_dashboard.py
-guards it): the profile (1), ``engine.subject_rollups`` (2),
-``engine.curriculum_states`` (3) and ``engine.active_minutes_by_day`` (1).
-Recommendations, the continue card and the per-subject counts are computed
-in Python from those results.
+guards it): the profile (1), the learner's active paths (1), their progress
+rows as plain values (1: the curriculum's chapters and steps come from
+curriculum/cache.py's snapshot) and ``engine.active_minutes_by_day`` (1).
+
+Nothing here builds a state for every step of the curriculum (4,000 at
+district scale): ``engine.CurriculumFrontier`` counts done steps per chapter
+from the learner's rows, the subject roll-ups and simulation counts come from
+those counts and the snapshot's totals, and the engine's availability rules
+(``chapter_states``) run only on the chapters the continue card, the start
+card and the recommendations need. tests/progress/test_dashboard_equivalence.py
+holds the result to the full ``curriculum_states`` computation.
 """
 
 from __future__ import annotations
@@ -17,13 +24,11 @@ from dataclasses import dataclass
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from curriculum.enums import StepType
-from curriculum.models import Chapter
+from curriculum import cache as curriculum_cache
 from learners.models import UserProfile
 
 from . import engine
 from . import paths as learning_paths
-from .enums import Status
 
 # Subject cards cycle through this many accent colours (dashboard.css .accent-0 ...).
 ACCENT_COUNT = 6
@@ -90,38 +95,14 @@ def _focus(rollups):
     return None
 
 
-def _latest_in_progress(states):
-    in_progress = [
-        step_state
-        for chapter_state in states.values()
-        for step_state in chapter_state.steps
-        if step_state.status == Status.IN_PROGRESS
-    ]
-    return max(in_progress, key=lambda s: s.progress.updated_at, default=None)
-
-
-def _first_available(states):
-    for chapter_state in states.values():
-        for step_state in chapter_state.steps:
-            if step_state.is_available and not step_state.is_done:
-                return step_state
-    return None
-
-
-def _subject_cards(rollups, states):
-    simulations = {}
-    for chapter_state in states.values():
-        done, total = simulations.get(chapter_state.chapter.subject_id, (0, 0))
-        for step_state in chapter_state.steps:
-            if step_state.step.step_type == StepType.INTERACTIVE:
-                done, total = done + step_state.is_done, total + 1
-        simulations[chapter_state.chapter.subject_id] = (done, total)
+def _subject_cards(rollups, frontier):
+    done, totals = frontier.interactive_done, frontier.simulations_total()
     return [
         SubjectCard(
             rollup=rollup,
             accent=index % ACCENT_COUNT,
-            simulations_done=simulations.get(rollup.subject.pk, (0, 0))[0],
-            simulations_total=simulations.get(rollup.subject.pk, (0, 0))[1],
+            simulations_done=done.get(rollup.subject.pk, 0),
+            simulations_total=totals.get(rollup.subject.pk, 0),
         )
         for index, rollup in enumerate(rollups)
     ]
@@ -131,19 +112,14 @@ def build_dashboard(*, learner, today=None) -> StudentDashboard:
     """Everything the student dashboard shows for ``learner`` (reads only; bounded queries)."""
     today = today or timezone.localdate()
     profile, _created = UserProfile.objects.get_or_create(user=learner)
-    rollups = engine.subject_rollups(learner=learner)
     paths = learning_paths.ensure_active_paths(learner=learner, profile=profile)
-    states = engine.curriculum_states(
-        learner=learner, chapters=Chapter.objects.for_grade(profile.grade), paths=paths
+    frontier = engine.CurriculumFrontier(
+        learner=learner, snapshot=curriculum_cache.snapshot(profile.grade), paths=paths
     )
-    recommendations = engine.next_steps(learner=learner, limit=3, states=states, rollups=rollups, paths=paths)
+    rollups = frontier.rollups()
+    recommendations = engine.next_steps(learner=learner, limit=3, rollups=rollups, paths=paths, frontier=frontier)
     activity = engine.active_minutes_by_day(learner=learner, days=14, today=today)
-
-    has_progress = any(
-        step_state.status != Status.NOT_STARTED
-        for chapter_state in states.values()
-        for step_state in chapter_state.steps
-    )
+    has_progress = frontier.has_progress
     if profile.grade is None:
         curriculum = Curriculum.NO_GRADE
     elif not rollups:
@@ -162,11 +138,11 @@ def build_dashboard(*, learner, today=None) -> StudentDashboard:
             overall_percentage=overall,
         ),
         curriculum=curriculum,
-        subjects=_subject_cards(rollups, states),
+        subjects=_subject_cards(rollups, frontier),
         recommendations=recommendations,
         focus=_focus(rollups),
-        continue_state=_latest_in_progress(states),
-        start_state=None if has_progress else _first_available(states),
+        continue_state=frontier.latest_in_progress(),
+        start_state=None if has_progress else frontier.first_available(),
         has_progress=has_progress,
         all_done=bool(steps_total) and sum(r.steps_done for r in rollups) == steps_total,
         activity=activity,
