@@ -25,7 +25,6 @@ Needs wrk (apt-get install -y wrk); the script installs it when apt-get is there
 import argparse
 import json
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -203,18 +202,9 @@ def main():
     ensure_wrk()
     url = args.database_url or f"sqlite:///{tempfile.gettempdir()}/mars-labs-bench-{os.getpid()}.sqlite3"
     prepare_database(url)
-    env = {
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "mars_labs.settings",
-        "DEBUG": "false",  # DEBUG keeps every query in memory: not what production runs
-        "SECRET_KEY": secrets.token_urlsafe(60),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "false",
-        "API_RATE_LIMIT": "100000000/minute",  # measure the API, not the limiter's refusals
-        "LOG_LEVEL": "ERROR",
-        "PYTHONWARNINGS": "ignore:No directory at",  # whitenoise: no collectstatic for a bench
-        "DATABASE_PREPARED_STATEMENTS": "true" if args.prepared_statements else "false",
-    }
+    env = _common.django_env(
+        url, DATABASE_PREPARED_STATEMENTS="true" if args.prepared_statements else "false"
+    )
     if args.cache_url:
         env["CACHE_URL"] = args.cache_url
     setup_django(env)
