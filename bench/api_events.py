@@ -194,7 +194,7 @@ def main():
     parser.add_argument("--cache-url", default=os.environ.get("CACHE_URL"),
                         help="CACHE_URL for the workers (rate-limit counts, token touches). Default: local memory; "
                              "redis://127.0.0.1:6379/0 shares them between the workers, as production should.")
-    parser.add_argument("--prepared-statements", action="store_true",
+    parser.add_argument("--prepared-statements", action=argparse.BooleanOptionalAction, default=True,
                         help="PostgreSQL: DATABASE_PREPARED_STATEMENTS=true (server-side binding, psycopg prepares "
                              "repeated statements).")
     args = parser.parse_args()

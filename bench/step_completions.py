@@ -169,7 +169,8 @@ def main():
     parser.add_argument("--cache-url", default=os.environ.get("CACHE_URL"),
                         help="CACHE_URL for the workers. Default: local memory (database sessions); "
                              "redis://127.0.0.1:6379/0 also keeps sessions in the shared cache (cached_db).")
-    parser.add_argument("--prepared-statements", action="store_true", help="PostgreSQL: DATABASE_PREPARED_STATEMENTS.")
+    parser.add_argument("--prepared-statements", action=argparse.BooleanOptionalAction, default=True,
+                        help="PostgreSQL: DATABASE_PREPARED_STATEMENTS (default on, as in the settings).")
     args = parser.parse_args()
 
     api_events.ensure_wrk()

@@ -96,7 +96,7 @@ def main():
     parser.add_argument("--kind", choices=["api", "complete"], default="api")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--profile", type=int, default=0, help="Print the top N functions by cumulative time.")
-    parser.add_argument("--prepared-statements", action="store_true")
+    parser.add_argument("--prepared-statements", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
 
     url = args.database_url or f"sqlite:///{tempfile.gettempdir()}/mars-labs-cpu-{os.getpid()}.sqlite3"

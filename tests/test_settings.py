@@ -198,3 +198,30 @@ def test_settings_postgres_database_url_uses_postgresql_engine(scheme):
     assert database["CONN_HEALTH_CHECKS"] is True
     # The SQLite-only options would make psycopg refuse to connect.
     assert "transaction_mode" not in database.get("OPTIONS", {})
+
+
+PG_URL = "postgres://mars:secret@db.example:5432/mars_labs"
+
+
+@pytest.mark.parametrize("variables", [{}, {"DATABASE_PREPARED_STATEMENTS": "true"}, {"DATABASE_POOL": "true"}])
+def test_settings_postgres_prepares_statements_by_default(variables):
+    """Server-side binding: psycopg prepares a statement the fifth time it runs (with Django's pool too)."""
+    options = settings_after_start("DATABASES", DATABASE_URL=PG_URL, **variables)["DATABASES"]["default"]["OPTIONS"]
+
+    assert options["server_side_binding"] is True
+    assert options["prepare_threshold"] == 5
+
+
+def test_settings_postgres_prepared_statements_can_be_turned_off():
+    """The opt-out for a pooler in transaction mode that does not track prepared statements."""
+    database = settings_after_start("DATABASES", DATABASE_URL=PG_URL, DATABASE_PREPARED_STATEMENTS="false")[
+        "DATABASES"]["default"]
+
+    assert "server_side_binding" not in database.get("OPTIONS", {})
+    assert "prepare_threshold" not in database.get("OPTIONS", {})
+
+
+def test_settings_sqlite_has_no_prepared_statement_options():
+    options = settings_after_start("DATABASES", DATABASE_PREPARED_STATEMENTS="true")["DATABASES"]["default"]["OPTIONS"]
+
+    assert "server_side_binding" not in options
