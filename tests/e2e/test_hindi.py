@@ -94,3 +94,23 @@ def test_switcher_in_the_navigation_changes_the_language_and_the_profile(page, l
     page.get_by_role("button", name="हिन्दी").click()
     page.wait_for_load_state()
     assert page.get_by_role("heading", name="आपके विषय").is_visible()
+
+
+def test_an_english_page_draws_the_hindi_switcher_label_with_the_vendored_font(browser, live_server):
+    """Regression: with the vendored family listed last, Debian's Chromium drew "हिन्दी" on English
+    pages as boxes (a system font claimed the glyphs). The Devanagari-only family now comes first."""
+    context = browser.new_context(base_url=live_server.url, locale="en-GB")
+    page = context.new_page()
+    page.goto("/accounts/login/")
+    page.evaluate("document.fonts.ready")
+    assert page.locator("html").get_attribute("lang") == "en"
+    label = page.locator("[data-language-switcher] button[lang=hi]")
+    assert label.inner_text() == "हिन्दी"
+    page.wait_for_function(
+        "[...document.fonts].some(f => f.family.includes('MARS Devanagari') && f.status == 'loaded')"
+    )
+    assert label.evaluate("b => getComputedStyle(b).fontFamily").startswith('"MARS Devanagari"')
+    assert any(path.startswith(FONT_DIR) and "devanagari-400" in path for path in fonts_loaded_from(page))
+    # Latin text on the same page is not drawn with it: only the Devanagari file was fetched.
+    assert not any("latin" in path for path in fonts_loaded_from(page))
+    context.close()
