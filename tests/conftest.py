@@ -2,7 +2,15 @@ import gc
 
 import pytest
 
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from curriculum.enums import StepType
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    ChapterFactory,
+    QuizStepFactory,
+    StepFactory,
+    SubjectFactory,
+    UserFactory,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -44,3 +52,14 @@ def _default_language():
     translation.activate("en")
     yield
     translation.deactivate()
+
+
+@pytest.fixture
+def ohms_law(db):
+    """Physics class 12 "Ohm's Law" in the OLabs pattern: Theory (view), Simulation (external), Quiz (min 70)."""
+    chapter = ChapterFactory(subject=SubjectFactory(code="phy", name="Physics"), grade=12, title="Ohm's Law")
+    StepFactory(chapter=chapter, order_index=1, title="Theory")
+    StepFactory(chapter=chapter, order_index=2, title="Simulation", step_type=StepType.INTERACTIVE,
+                required_completion_criteria={"type": "external"})
+    QuizStepFactory(chapter=chapter, order_index=3, title="Quiz")
+    return chapter

@@ -7,8 +7,7 @@ from django.core.cache import cache
 
 from api.enums import TokenScope
 from api.models import ApiToken
-from curriculum.enums import StepType
-from tests.factories import ChapterFactory, QuizStepFactory, StepFactory, SubjectFactory, TeacherFactory, UserFactory
+from tests.factories import TeacherFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
@@ -38,17 +37,6 @@ def lab_token(db):
 @pytest.fixture
 def learner_token(learner):
     return ApiToken.issue(name="asha-phone", scope=TokenScope.LEARNER, user=learner)
-
-
-@pytest.fixture
-def ohms_law(db):
-    """Physics class 12 "Ohm's Law": Theory (view), Simulation (external), Quiz (min 70)."""
-    chapter = ChapterFactory(subject=SubjectFactory(code="phy", name="Physics"), grade=12, title="Ohm's Law")
-    StepFactory(chapter=chapter, order_index=1, title="Theory")
-    StepFactory(chapter=chapter, order_index=2, title="Simulation", step_type=StepType.INTERACTIVE,
-                required_completion_criteria={"type": "external"})
-    QuizStepFactory(chapter=chapter, order_index=3, title="Quiz")
-    return chapter
 
 
 @pytest.fixture

@@ -2,24 +2,12 @@
 
 import pytest
 
-from curriculum.enums import StepType
 from progress import engine
 from progress.enums import EventKind, Status
 from progress.models import LearningProgress, Progress, ProgressEvent
-from tests.factories import ChapterFactory, QuizStepFactory, StepFactory, SubjectFactory, UserFactory
+from tests.factories import ChapterFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def ohms_law():
-    """Physics class 12 "Ohm's Law" in the OLabs pattern: reading, simulation, quiz."""
-    chapter = ChapterFactory(subject=SubjectFactory(code="phy", name="Physics"), grade=12, title="Ohm's Law")
-    StepFactory(chapter=chapter, order_index=1, title="Theory")
-    StepFactory(chapter=chapter, order_index=2, title="Simulation", step_type=StepType.INTERACTIVE,
-                required_completion_criteria={"type": "external"})
-    QuizStepFactory(chapter=chapter, order_index=3, title="Quiz")
-    return chapter
 
 
 def document(user, data):
