@@ -16,7 +16,7 @@ from hypothesis import settings
 from schemathesis.specs.openapi.checks import ignored_auth
 
 from tests.admin import make_teacher
-from tests.api.conftest import ohms_law, steps  # noqa: F401 (fixtures)
+from tests.api.conftest import steps  # noqa: F401 (fixture; ohms_law comes from tests/conftest.py)
 from tests.api.test_openapi import HYPOTHESIS, aim, schema, wsgi_calls  # noqa: F401 (wsgi_calls: a fixture)
 
 # Half the token runs' examples: this path differs from theirs only at the door (session, CSRF, staff).
