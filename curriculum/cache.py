@@ -45,15 +45,15 @@ from django.dispatch import receiver
 from .models import Chapter, LearningStep, Subject
 
 
-def _database_tag():
-    """Which database the snapshots describe, so two sites (or a bench) sharing one Redis never swap curricula."""
+def database_tag():
+    """Which database cached things describe, so two sites (or a bench) sharing one Redis never swap them."""
     db = settings.DATABASES["default"]
     raw = f"{db.get('ENGINE')}|{db.get('HOST') or ''}|{db.get('PORT') or ''}|{db.get('NAME')}"
     return hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()[:12]
 
 
 def version_key():
-    return f"curriculum:{_database_tag()}:version"
+    return f"curriculum:{database_tag()}:version"
 # Steps load without these (a snapshot holds the structure, not the lesson text).
 DEFERRED_STEP_FIELDS = ("content", "activity")
 
@@ -139,7 +139,7 @@ def snapshot(grade) -> Snapshot:
     local = _local.get(grade)
     if local is not None and local.version == version and now - local.built_at < max_age():
         return local
-    key = f"curriculum:{_database_tag()}:{version}:{grade}"
+    key = f"curriculum:{database_tag()}:{version}:{grade}"
     shared = cache.get(key)
     if shared is None or shared.version != version or now - shared.built_at >= max_age():
         shared = build(grade, version)

@@ -60,6 +60,9 @@ class UserProfile(models.Model):
         editable=False,
     )
     last_heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Changes with every change to the learner's progress, paths or events (progress/versions.py):
+    # cached progress pages are keyed by it, and it comes with the user at no extra query.
+    progress_version = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -173,6 +173,12 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     CACHES["default"]["BACKEND"] = "mars_labs.cache.DegradingRedisCache"
 # The cached curriculum (curriculum/cache.py) is rebuilt at least this often, even without an edit.
 CURRICULUM_CACHE_SECONDS = envint("CURRICULUM_CACHE_SECONDS", 600)
+# Rendered progress pages (the dashboard) are cached under the learner's progress version
+# (progress/versions.py); this bounds how long a change made behind the engine's back can go unseen.
+# 0 turns that cache off.
+PROGRESS_CACHE_SECONDS = envint("PROGRESS_CACHE_SECONDS", 600)
+if PROGRESS_CACHE_SECONDS < 0:
+    _stop("PROGRESS_CACHE_SECONDS must be 0 or more.")
 
 # --- Auth -------------------------------------------------------------------
 AUTH_USER_MODEL = "learners.User"

@@ -8,4 +8,4 @@ class ProgressConfig(AppConfig):
     verbose_name = _("Progress")
 
     def ready(self):
-        from . import signals  # noqa: F401
+        from . import signals, versions  # noqa: F401

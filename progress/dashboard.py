@@ -19,9 +19,14 @@ holds the result to the full ``curriculum_states`` computation.
 from __future__ import annotations
 
 import datetime
+import hashlib
 from dataclasses import dataclass
 
-from django.utils import timezone
+from django.conf import settings
+from django.core.cache import cache
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from curriculum import cache as curriculum_cache
@@ -108,13 +113,21 @@ def _subject_cards(rollups, frontier):
     ]
 
 
-def build_dashboard(*, learner, today=None) -> StudentDashboard:
+def _profile(learner):
+    """The learner's profile: loaded with the user on a signed-in request (learners/backends.py), else read."""
+    try:
+        return learner.profile
+    except UserProfile.DoesNotExist:
+        return UserProfile.objects.get_or_create(user=learner)[0]
+
+
+def build_dashboard(*, learner, today=None, profile=None, snapshot=None) -> StudentDashboard:
     """Everything the student dashboard shows for ``learner`` (reads only; bounded queries)."""
     today = today or timezone.localdate()
-    profile, _created = UserProfile.objects.get_or_create(user=learner)
+    profile = profile or _profile(learner)
     paths = learning_paths.ensure_active_paths(learner=learner, profile=profile)
     frontier = engine.CurriculumFrontier(
-        learner=learner, snapshot=curriculum_cache.snapshot(profile.grade), paths=paths
+        learner=learner, snapshot=snapshot or curriculum_cache.snapshot(profile.grade), paths=paths
     )
     rollups = frontier.rollups()
     recommendations = engine.next_steps(learner=learner, limit=3, rollups=rollups, paths=paths, frontier=frontier)
@@ -148,3 +161,41 @@ def build_dashboard(*, learner, today=None) -> StudentDashboard:
         activity=activity,
         today=today,
     )
+
+
+def _cache_key(learner, profile, snapshot, today):
+    """Names everything the rendered dashboard depends on; any change makes a new key.
+
+    The learner's progress, events and paths (``progress_version``, progress/versions.py), the
+    profile and name it shows, the curriculum (the snapshot's version), the language it is written
+    in and the day (the activity chart ends today).
+    """
+    shown = (profile.updated_at, profile.grade, profile.background_level, learner.username, learner.first_name,
+             learner.last_name, learner.email)
+    fingerprint = hashlib.blake2b(repr(shown).encode(), digest_size=8).hexdigest()
+    return (f"dashboard:{curriculum_cache.database_tag()}:{learner.pk}:{profile.progress_version}:"
+            f"{snapshot.version}:{translation.get_language()}:{today.isoformat()}:{fingerprint}")
+
+
+def dashboard_html(learner) -> str:
+    """The dashboard's content for ``learner`` as HTML: from the cache while nothing it shows has changed.
+
+    A cached copy costs one cache ``get`` (no query: the version and profile came with the user).
+    Rendering it afresh costs the queries of ``build_dashboard`` and most of the page's time (the
+    subject cards, rings and chart: docs/performance.md "District scale"). The fragment holds
+    nothing tied to the request (no CSRF token, no messages: base.html draws those each time).
+    ``PROGRESS_CACHE_SECONDS`` bounds how long a change made behind the engine's back (raw SQL)
+    can go unseen; 0 turns the cache off.
+    """
+    today = timezone.localdate()
+    profile = _profile(learner)
+    snapshot = curriculum_cache.snapshot(profile.grade)
+    seconds = settings.PROGRESS_CACHE_SECONDS
+    key = _cache_key(learner, profile, snapshot, today) if seconds and snapshot.version else None
+    html = cache.get(key) if key else None
+    if html is None:
+        dashboard = build_dashboard(learner=learner, today=today, profile=profile, snapshot=snapshot)
+        html = render_to_string("progress/_dashboard.html", {"dashboard": dashboard, "user": learner})
+        if key:
+            cache.set(key, html, seconds)
+    return mark_safe(html)  # noqa: S308 - our own rendered template, whether fresh or from the cache

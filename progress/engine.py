@@ -59,6 +59,7 @@ from mars_labs.audit import audit
 
 from . import bulk
 from . import paths as learning_paths
+from . import versions as progress_versions
 from .enums import DONE_STATUSES, EventKind, PathType, Status
 from .models import LearningProgress, Progress, ProgressEvent
 
@@ -578,6 +579,24 @@ class _Writes:
         self.inserts.append(instance)
         return instance
 
+    def _stamp_versions(self):
+        """Give every learner whose progress or events this write changes a new progress version
+        (progress/versions.py): folded into their profile's UPDATE when the write has one (one
+        statement must not update a row twice), else one UPDATE more."""
+        learners = {i.user_id for i in self.inserts if isinstance(i, ProgressEvent | LearningProgress)}
+        learners.update(i.user_id for i, _f in self.updates.values() if isinstance(i, LearningProgress))
+        if not learners:
+            return
+        version = progress_versions.new_version()
+        for instance, fields in self.updates.values():
+            if isinstance(instance, UserProfile) and instance.user_id in learners:
+                instance.progress_version = version
+                fields.append("progress_version")
+                learners.discard(instance.user_id)
+        for user_id in learners:
+            profile = UserProfile(user_id=user_id, progress_version=version)
+            self.updates[id(profile)] = (profile, ["progress_version"])
+
     def done(self, result):
         """``result`` is the write's answer: add the caller's rows for it (``also``) and return it."""
         if self.also is not None and result.ok:
@@ -585,17 +604,21 @@ class _Writes:
         return result
 
     def _statements(self, connection):
+        self._stamp_versions()
         statements = []
         for instance, names in self.updates.values():
             opts = instance._meta
             fields = [opts.get_field(name) for name in names]
+            # A profile is found by its learner (the version stamp has no profile id at hand).
+            where = opts.get_field("user") if isinstance(instance, UserProfile) else opts.pk
             key = (connection.vendor, opts.label, "update", tuple(names))
             if key not in self._sql:
                 qn = connection.ops.quote_name
                 assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
-                self._sql[key] = f"UPDATE {qn(opts.db_table)} SET {assignments} WHERE {qn(opts.pk.column)} = %s"
+                self._sql[key] = f"UPDATE {qn(opts.db_table)} SET {assignments} WHERE {qn(where.column)} = %s"
             params = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in fields]
-            statements.append((self._sql[key], [*params, opts.pk.get_db_prep_value(instance.pk, connection)]))
+            key_value = instance.user_id if where is not opts.pk else instance.pk
+            statements.append((self._sql[key], [*params, where.get_db_prep_value(key_value, connection)]))
         by_model = {}
         for instance in self.inserts:
             by_model.setdefault(type(instance), []).append(instance)
@@ -1881,6 +1904,7 @@ def apply_marslabs_documents(*, documents, actor=None, trusted=True, now=None) -
             by_document[document_id].completed += 1
             events.append((user_id, step_id, document_id))
         _write_imported_completions(new_rows, events, actor=actor, now=now)
+        progress_versions.bump({user_id for user_id, _step, _document in events})  # bulk SQL sends no signals
         LearningProgress.objects.bulk_update(
             updated_rows, ["status", "started_at", "completed_at", "completion_percentage", "progress_data",
                            "updated_at"], batch_size=2000,
@@ -2114,4 +2138,5 @@ def recompute(*, step, actor, reason, dry_run=True, learners=None, now=None) -> 
             ["status", "completed_at", "completion_percentage", "progress_data"],
         )
         ProgressEvent.objects.bulk_create(events)
+        progress_versions.bump({event.user_id for event in events})  # bulk writes send no signals
     return Result(Outcome.CHANGED, str(reason), details={"changes": changes})

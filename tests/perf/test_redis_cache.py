@@ -52,8 +52,8 @@ def test_dashboard_reads_the_curriculum_snapshot_from_redis(real_redis, learner,
     version = cache.get(curriculum_cache.version_key())
     assert version
     # Pickled in Redis, for every app process; keyed by database so two sites sharing a Redis never swap.
-    stored = cache.get(f"curriculum:{curriculum_cache._database_tag()}:{version}:12")
+    stored = cache.get(f"curriculum:{curriculum_cache.database_tag()}:{version}:12")
     assert [c.title for c in stored.curriculum_chapters] == ["Ohm's Law"]
     assert [s.chapter_id for s in stored.steps] == [chapter.pk] * 3
     raw = redis.Redis.from_url(REDIS_URL)
-    assert raw.exists(f"{real_redis}:1:curriculum:{curriculum_cache._database_tag()}:{version}:12")
+    assert raw.exists(f"{real_redis}:1:curriculum:{curriculum_cache.database_tag()}:{version}:12")

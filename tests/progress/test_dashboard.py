@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from curriculum.enums import StepType
 from progress import engine
+from progress import paths as learning_paths
 from progress.enums import EventKind, Status
 from progress.models import LearningProgress, ProgressEvent
 from tests.factories import (
@@ -468,26 +469,46 @@ def build_curriculum(learner, *, subjects, chapters, steps, events):
     ])
 
 
-def test_dashboard_query_count_is_constant_at_two_sizes(learner, learner_client, django_assert_max_num_queries):
+def test_dashboard_query_count_is_constant_at_two_sizes(learner, learner_client, django_assert_max_num_queries,
+                                                        settings):
+    """Rendered from the database every time (the per-learner cache off): a fixed number of queries."""
+    settings.PROGRESS_CACHE_SECONDS = 0
     build_curriculum(learner, subjects=2, chapters=2, steps=5, events=10)
     learner_client.get(HOME)  # the first visit builds the learner's path (test below); measure the steady state
-    # Session, user, profile, paths, progress rows, activity: the curriculum comes from its cache.
-    with django_assert_max_num_queries(6) as small:
+    # Session, user with profile, paths, progress rows, activity: the curriculum comes from its cache.
+    with django_assert_max_num_queries(5) as small:
         response = learner_client.get(HOME)
     assert response.status_code == 200
     assert len(response.context["dashboard"].subjects) == 2
 
     build_curriculum(learner, subjects=6, chapters=8, steps=5, events=400)
     # The curriculum changed: the first visit reads it again (chapters, steps), once.
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(7):
         learner_client.get(HOME)
-    with django_assert_max_num_queries(6) as large:
+    with django_assert_max_num_queries(5) as large:
         response = learner_client.get(HOME)
     assert response.status_code == 200
     assert len(response.context["dashboard"].subjects) == 8
     assert len(response.context["dashboard"].recommendations) == 3
 
     assert len(small.captured_queries) == len(large.captured_queries)
+
+
+def test_cached_dashboard_costs_the_session_and_the_user_at_two_sizes(learner, learner_client,
+                                                                      django_assert_max_num_queries):
+    """Unchanged since the last visit: the page comes from the per-learner cache (progress/dashboard.py)."""
+    for subjects, chapters, events, shown in ((2, 2, 10, 2), (6, 8, 400, 8)):
+        build_curriculum(learner, subjects=subjects, chapters=chapters, steps=5, events=events)
+        learning_paths.ensure_active_paths(learner=learner)  # (else the first visit builds it: a new version)
+        fresh = learner_client.get(HOME)
+        assert "dashboard" in fresh.context  # rendered
+        with django_assert_max_num_queries(2) as cached:
+            again = learner_client.get(HOME)
+        assert "dashboard" not in again.context  # not rendered: the cached copy
+        assert [q["sql"].split()[0] for q in cached.captured_queries] == ["SELECT", "SELECT"]  # session, user
+        main = re.compile(r"<main.*</main>", re.S)  # (the navigation's forms carry a fresh CSRF token each time)
+        assert main.search(again.content.decode()).group(0) == main.search(fresh.content.decode()).group(0)
+        assert len(section(again.content.decode(), "subjects").split('class="card subject-card')) == shown + 1
 
 
 @pytest.mark.parametrize("size", [2, 6])
