@@ -400,6 +400,9 @@ def main(argv=None):
     parser.add_argument("--only", default=None, help=f"Comma-separated endpoints among {', '.join(ENDPOINTS)}.")
     parser.add_argument("--sessions", type=int, default=500, help="Learners logged in for the page requests.")
     parser.add_argument("--seed", type=int, default=None, help="Random seed (default: the time).")
+    parser.add_argument("--cache-url", default=os.environ.get("CACHE_URL", "locmemcache://"),
+                        help="The servers' CACHE_URL (default: $CACHE_URL, else each process's local memory); "
+                             "production with several processes uses Redis, e.g. redis://127.0.0.1:6379/3.")
     parser.add_argument("--report-query", default="",
                         help='Appended to the class report URL, e.g. "?sort=overall" (default: none).')
     parser.add_argument("--write-docs", action="store_true",
@@ -418,7 +421,7 @@ def main(argv=None):
     _common.ensure_wrk()
     if args.dataset_args is not None or not _common.database_exists(url):
         build_dataset(url, args.dataset_args or "")
-    env = _common.django_env(url, MARS_BENCH_BASELINE="1")
+    env = _common.django_env(url, MARS_BENCH_BASELINE="1", CACHE_URL=args.cache_url)
     _common.setup_django(env)
     from django.core.management import call_command
     from django.db import connections
@@ -492,7 +495,7 @@ def main(argv=None):
         "machine": info,
         "dataset": facts,
         "settings": {"duration_s": args.duration, "clients": args.clients, "workers": args.workers,
-                     "instances": args.instances},
+                     "instances": args.instances, "cache": _common.redacted(args.cache_url)},
         "load_average_1m": [round(load_before, 2), round(load_after, 2)],
         "results": results,
         "completions_recorded": completions,
@@ -573,7 +576,8 @@ def write_docs(summary):
         f"Measured {summary['when']}: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gb']} GB memory, Linux "
         f"{m['kernel']}; Python {m['python']}, Django {m['django']}, gunicorn {m['gunicorn']}, {m['database']}, "
         f"{m['wrk']}. gunicorn: {settings['instances']} × {settings['workers']} sync workers; wrk: "
-        f"{settings['clients']} connections per instance, {settings['duration_s']} s per endpoint. "
+        f"{settings['clients']} connections per instance, {settings['duration_s']} s per endpoint; "
+        f"cache `{settings.get('cache', 'locmemcache://')}`. "
         f"1-minute load average {summary['load_average_1m'][0]} before, {summary['load_average_1m'][1]} after.",
         "",
         f"Dataset: {d['learners']:,} learners in {d['classrooms']:,} classrooms, {d['subjects']} subjects, "

@@ -168,6 +168,10 @@ try:
     CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 except Exception as exc:
     _stop(f"CACHE_URL is not a cache URL I understand ({exc}).")
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache":
+    # One process's cache (development, a single server): room for every dashboard of a school
+    # (~4 KB each, progress/dashboard.py) and the curriculum, instead of Django's default 300 entries.
+    CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 5000)
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     # Redis down means cache misses (pages render from the database), not errors: mars_labs/cache.py.
     CACHES["default"]["BACKEND"] = "mars_labs.cache.DegradingRedisCache"

@@ -275,7 +275,7 @@ class Command(BaseCommand):
             [(uuid.uuid4().hex, pk, grades.get(row[4])) for row, pk in zip(rows, ids, strict=True)],
             constant={"background_level": BackgroundLevel.BEGINNER, "preferred_language": "en",
                       "learning_preferences": {}, "viewing_step": None, "last_heartbeat_at": None,
-                      "created_at": now, "updated_at": now},
+                      "progress_version": 0, "created_at": now, "updated_at": now},
         )
         return {**known, **created}
 
