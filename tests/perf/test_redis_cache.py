@@ -57,3 +57,26 @@ def test_dashboard_reads_the_curriculum_snapshot_from_redis(real_redis, learner,
     assert [s.chapter_id for s in stored.steps] == [chapter.pk] * 3
     raw = redis.Redis.from_url(REDIS_URL)
     assert raw.exists(f"{real_redis}:1:curriculum:{curriculum_cache.database_tag()}:{version}:12")
+
+
+def test_a_learners_dashboard_rendered_once_serves_every_client_through_redis(real_redis, client, learner):
+    """Two browsers (or two app processes: the cache and the version are shared) get one rendering."""
+    import redis
+
+    from tests.perf.conftest import REDIS_URL
+
+    make_chapter(steps=3, title="Ohm's Law")
+    first, second = client, client.__class__()
+    first.force_login(learner)
+    second.force_login(learner)
+    first.get(reverse("progress:home"))  # builds the learner's path: a new progress version
+
+    rendered = first.get(reverse("progress:home"))
+    served = second.get(reverse("progress:home"))
+
+    assert "dashboard" in rendered.context and "dashboard" not in served.context
+    assert "Ohm" in served.content.decode()
+    raw = redis.Redis.from_url(REDIS_URL)
+    keys = [k.decode() for k in raw.scan_iter(f"{real_redis}:1:dashboard:*")]
+    assert len(keys) == 2 and all(f":{learner.pk}:" in k for k in keys)  # the first visit's, and this one
+    assert all(len(raw.get(k)) < 4000 for k in keys)  # stored compressed
