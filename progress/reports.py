@@ -1,12 +1,19 @@
 """Teacher reports: the class × chapter matrix, one learner's drill-down and the "needs attention" list.
 
-Everything here reads; nothing writes. Numbers come from aggregate queries
-and a fixed number of them whatever the class size (the matrix page shows one
-subject at a time: three queries, the learners, their done steps per chapter
-of that subject and their done steps over the whole curriculum, for 40
-learners × 30 chapters and for 400 × 300; the CSV, every chapter, two; the
+Everything here reads the database; nothing writes it. Numbers come from a
+fixed number of queries whatever the class size (the matrix, one subject at
+a time, and its CSV, every chapter: two, the learners with their progress
+versions and, for those whose counts are not cached, their done steps; the
 chapters come from the cached curriculum, curriculum/cache.py), so the page
-and its CSV export are the same computation and always agree.
+and its CSV export are the same computation and always agree. Each learner's
+steps done per chapter are cached under their progress version
+(``done_by_chapter``).
+
+The matrix page is cached as rendered HTML (progress/views/reports.py) under
+``matrix_cache_key``: a name for everything the page shows (who is in the
+class and each one's progress version and name, the curriculum version, the
+subject, sort and column order, the language). Reading that name costs the
+learners' query alone, which the page needs anyway.
 
 A cell is *steps done / steps in the chapter* ("done" = completed or
 skipped, as everywhere). A learner's overall percentage is steps done over
@@ -19,12 +26,18 @@ learner of that class works through, ``Chapter.objects.for_grade``).
 from __future__ import annotations
 
 import datetime
+import functools
+import hashlib
 import statistics
+from array import array
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q
-from django.utils import timezone
+from django.core.cache import cache
+from django.db.models import F, Q, TextField
+from django.db.models.functions import Cast
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -140,11 +153,12 @@ class Row:
     def band(self):
         return band_for(self.percentage, self.total)
 
-    @property
+    @functools.cached_property
     def subject_done(self):
+        # Cached: the page reads the subject's percentage and band several times per row.
         return sum(c.done for c in self.cells)
 
-    @property
+    @functools.cached_property
     def subject_total(self):
         return sum(c.total for c in self.cells)
 
@@ -218,91 +232,208 @@ def class_subjects(classroom):
 
 
 def class_learners(classroom):
-    """The classroom's learners, by name (one query)."""
-    return list(
-        get_user_model().objects.filter(classrooms=classroom).order_by("last_name", "first_name", "username")
-    )
+    """The classroom's learners, by name, each with ``progress_version`` (one query; names and username only).
 
-
-def _done_counts(learner_ids_query, chapter_ids):
-    """``{(user_id, chapter_id): steps done}`` in one aggregate query."""
-    rows = (
-        LearningProgress.objects.filter(
-            user__in=learner_ids_query, status__in=DONE_STATUSES, step__chapter_id__in=chapter_ids
-        )
-        .values_list("user_id", "step__chapter_id")
-        # COUNT(step_id), not COUNT(id): answered from the (user, status, step) index alone.
-        .annotate(done=Count("step"))
-        .order_by()
-    )
-    return {(user_id, chapter_id): done for user_id, chapter_id, done in rows}
-
-
-def _done_totals(learner_ids_query, grade):
-    """``{user_id: steps done in the grade's curriculum}`` in one aggregate query (one row per learner).
-
-    The chapters go in as a subquery (``Chapter.objects.for_grade``, what the
-    cached curriculum holds), not as a list of hundreds of ids to prepare.
+    ``progress_version`` is the learner's progress version (progress/versions.py; None without a
+    profile): with the names it is what ``matrix_cache_key`` needs, so a cached page costs this query.
     """
-    rows = (
-        LearningProgress.objects.filter(
-            user__in=learner_ids_query, status__in=DONE_STATUSES,
-            step__chapter_id__in=Chapter.objects.for_grade(grade).values("pk"),
-        )
-        .values_list("user_id")
-        .annotate(done=Count("step"))
-        .order_by()
+    return list(
+        get_user_model().objects.filter(classrooms=classroom)
+        .only("username", "first_name", "last_name")  # what the reports show
+        .annotate(progress_version=F("profile__progress_version"))
+        .order_by("last_name", "first_name", "username")
     )
-    return dict(rows)
 
 
-def class_matrix(*, classroom, subject=None, sort="learner", column_order="curriculum") -> ClassMatrix:
-    """The learners of ``classroom`` × the chapters of one subject (or all), in at most three queries.
+def choose_subject(subjects, subject):
+    """The Subject ``class_matrix`` shows: None for every chapter, the first for ``FIRST_SUBJECT``, else by code.
+
+    Raises ``UnknownSubject`` for a code the class's curriculum does not have.
+    """
+    if subject is None:
+        return None
+    if subject is FIRST_SUBJECT:
+        return subjects[0] if subjects else None
+    chosen = next((s for s in subjects if s.code == subject), None)
+    if chosen is None:
+        raise UnknownSubject(subject, subjects)
+    return chosen
+
+
+def row_sort(sort, chapters):
+    """The sort ``class_matrix`` applies for the ``sort`` parameter: unknown keys become "learner" (or "-learner")."""
+    descending = sort.startswith("-")
+    key = sort.removeprefix("-")
+    if key not in ("overall", "subject") and not (
+            key.startswith("chapter:") and any(c.slug == key[8:] for c in chapters)):
+        key = "learner"
+    return f"-{key}" if descending else key
+
+
+def column_order_of(column_order):
+    """The column order ``class_matrix`` applies: "hardest", else "curriculum"."""
+    return column_order if column_order in COLUMN_ORDERS else "curriculum"
+
+
+def matrix_cache_key(*, classroom, learners, version, subject, sort, column_order):
+    """A name for everything the class matrix page shows; None when it cannot be named (then render afresh).
+
+    ``learners``: ``class_learners(classroom)`` (who is in the class, in order, with each one's
+    ``progress_version``, which every change to their progress replaces in the same transaction,
+    and the names the page shows); ``version``: the curriculum snapshot's version (the chapters,
+    their steps, titles and languages); ``subject``, ``sort``, ``column_order``: as applied
+    (``choose_subject``, ``row_sort``, ``column_order_of``); the classroom's name and grade;
+    the active language. Nothing on the page depends on the time of day or on who is looking
+    (the caller checks that they may see this class first). A learner without a profile has no
+    version that a write would change: no key.
+    """
+    if not version or any(learner.progress_version is None for learner in learners):
+        return None
+    shown = (
+        classroom.name, classroom.grade, subject.code if subject else None, sort, column_order,
+        [(lr.pk, lr.progress_version, lr.username, lr.first_name, lr.last_name) for lr in learners],
+    )
+    digest = hashlib.blake2b(repr(shown).encode(), digest_size=16).hexdigest()
+    return (f"reports:matrix:{curriculum_cache.database_tag()}:{classroom.pk}:{version}:"
+            f"{translation.get_language()}:{digest}")
+
+
+@dataclass(frozen=True)
+class CurriculumIndex:
+    """What the reports look up in a grade's curriculum snapshot, worked out once per snapshot.
+
+    ``subjects`` in order; ``by_subject``: subject pk → its chapters; ``positions``: chapter pk →
+    position in ``snapshot.curriculum_chapters``; ``step_positions``: the same position for each of
+    those chapters' steps, by the step id as text in both spellings (hex as SQLite stores a UUID,
+    with dashes as PostgreSQL writes one).
+    """
+
+    subjects: list
+    by_subject: dict
+    positions: dict
+    step_positions: dict
+
+
+def curriculum_index(snapshot) -> CurriculumIndex:
+    """The ``CurriculumIndex`` of ``snapshot`` (800 chapters, 4,000 steps: built once, then a dict lookup)."""
+    key = (snapshot.grade, snapshot.version, snapshot.built_at)
+    index = _INDEXES.get(key)
+    if index is None:
+        chapters = snapshot.curriculum_chapters
+        positions = {chapter.pk: i for i, chapter in enumerate(chapters)}
+        by_subject = {}
+        for chapter in chapters:
+            by_subject.setdefault(chapter.subject_id, []).append(chapter)
+        steps = {}
+        for step in snapshot.steps:
+            position = positions.get(step.chapter_id)
+            if position is not None:
+                steps[step.pk.hex] = steps[str(step.pk)] = position
+        index = CurriculumIndex(subjects=subjects_of(chapters), by_subject=by_subject, positions=positions,
+                                step_positions=steps)
+        if not snapshot.version:
+            return index  # built for one request (the cache is down): keep nothing
+        if len(_INDEXES) >= 32:  # a few grades × the odd curriculum edit: older entries are garbage
+            _INDEXES.clear()
+        _INDEXES[key] = index
+    return index
+
+
+_INDEXES = {}
+
+
+def _done_key(snapshot, learner):
+    return (f"reports:done:{curriculum_cache.database_tag()}:{snapshot.version}:{snapshot.grade}:"
+            f"{learner.pk}:{learner.progress_version}")
+
+
+def done_by_chapter(learners, snapshot):
+    """``{learner pk: steps done in each chapter of the curriculum}``, in ``snapshot.curriculum_chapters`` order.
+
+    ``learners``: from ``class_learners`` (each with its ``progress_version``). Each learner's
+    counts are cached under their progress version and the curriculum version, so a page whose
+    class changed in one learner's progress counts that learner again and reads the others from
+    the cache (one ``get_many``). The learners not cached are counted in one query, none if every
+    learner was cached: their done steps' ids, read from the (user, status, step) index alone, are
+    counted per chapter here through the snapshot (no join, no GROUP BY; the ids come as text, so
+    no UUID is built per row): half the CPU of the grouped join on SQLite, about the same on
+    PostgreSQL (docs/performance.md "Class report cache").
+    """
+    index = curriculum_index(snapshot)
+    chapters, steps = index.positions, index.step_positions
+    seconds = settings.PROGRESS_CACHE_SECONDS
+    keys = {}
+    if seconds and snapshot.version:
+        keys = {learner.pk: _done_key(snapshot, learner) for learner in learners
+                if learner.progress_version is not None}
+    cached = cache.get_many(keys.values()) if keys else {}
+    done = {pk: cached[key] for pk, key in keys.items() if key in cached}
+    missing = [learner.pk for learner in learners if learner.pk not in done]
+    if not missing:
+        return done
+    fresh = {pk: array("H", bytes(2 * len(chapters))) for pk in missing}
+    if chapters:
+        rows = (
+            LearningProgress.objects.filter(user__in=missing, status__in=DONE_STATUSES)
+            .values_list("user_id", Cast("step_id", TextField()))
+            .order_by()
+        )
+        for user_id, step_id in rows:
+            position = steps.get(step_id)
+            if position is not None:  # else a step outside the class's curriculum (another class, retired)
+                fresh[user_id][position] += 1
+    done.update(fresh)
+    to_store = {keys[pk]: counts for pk, counts in fresh.items() if pk in keys}
+    if to_store:
+        cache.set_many(to_store, seconds)
+    return done
+
+
+def class_matrix(*, classroom, subject=None, sort="learner", column_order="curriculum", learners=None,
+                 snapshot=None) -> ClassMatrix:
+    """The learners of ``classroom`` × the chapters of one subject (or all), in at most two queries.
 
     ``subject``: None for every chapter of the class's curriculum (the CSV),
     ``FIRST_SUBJECT`` for the first subject, else a subject code (raises
     ``UnknownSubject`` when the class has no such subject). The chapters come
-    from the cached curriculum; then one query reads the learners, one the
-    steps done per learner and chapter shown and, for one subject, one the
-    steps done per learner over every chapter (each row's overall percentage,
-    across all subjects).
+    from the cached curriculum; then one query reads the learners and
+    ``done_by_chapter`` their steps done in every chapter (one query, none
+    when every learner's counts are cached): the cells shown and each row's
+    overall percentage, across all subjects.
 
     ``sort``: "learner" (by name), "overall" (by overall %, lowest first),
     "subject" (by the % of the chapters shown), "chapter:<slug>" (by that
     chapter's %, lowest first); a leading "-" reverses. ``column_order``:
     "curriculum" (textbook order) or "hardest" (lowest class average first).
     Unknown values fall back to the defaults.
+
+    ``learners`` (``class_learners(classroom)``) and ``snapshot`` (the grade's
+    curriculum snapshot) when the caller already has them: one query less.
     """
-    all_chapters = class_chapters(classroom)
-    subjects = subjects_of(all_chapters)
-    chosen = None
-    if subject is FIRST_SUBJECT:
-        chosen = subjects[0] if subjects else None
-    elif subject is not None:
-        chosen = next((s for s in subjects if s.code == subject), None)
-        if chosen is None:
-            raise UnknownSubject(subject, subjects)
-    chapters = [c for c in all_chapters if c.subject_id == chosen.pk] if chosen else list(all_chapters)
-    learners = class_learners(classroom)
-    learner_ids = classroom.learners.values("pk")
-    counts = _done_counts(learner_ids, [c.pk for c in chapters]) if learners and chapters else {}
-    by_learner = {}
-    for (user_id, chapter_id), done in counts.items():
-        by_learner.setdefault(user_id, {})[chapter_id] = done
+    snapshot = snapshot or curriculum_cache.snapshot(classroom.grade)
+    index = curriculum_index(snapshot)
+    all_chapters = snapshot.curriculum_chapters
+    subjects = index.subjects
+    chosen = choose_subject(subjects, subject)
+    chapters = list(index.by_subject[chosen.pk]) if chosen else list(all_chapters)
+    learners = class_learners(classroom) if learners is None else learners
+    done = done_by_chapter(learners, snapshot) if learners and all_chapters else {}
+    positions = index.positions
     overall_total = sum(c.steps_total for c in all_chapters)
-    keyed = [(c, c.pk, c.steps_total) for c in chapters]
+    keyed = [(c, positions[c.pk], c.steps_total) for c in chapters]
     rows = []
     for learner in learners:
-        mine = by_learner.get(learner.pk, {})
-        cells = [Cell(c, min(mine.get(pk, 0), total), total) for c, pk, total in keyed]
-        rows.append(Row(learner=learner, cells=cells, total=overall_total))
-    if chosen is None:
-        for row in rows:
-            row.done = sum(c.done for c in row.cells)
-    elif rows and all_chapters:
-        totals = _done_totals(learner_ids, classroom.grade)
-        for row in rows:
-            row.done = min(totals.get(row.learner.pk, 0), overall_total)
+        mine = done.get(learner.pk)
+        if mine is None:
+            cells = [Cell(c, 0, total) for c, _position, total in keyed]
+        else:
+            cells = [Cell(c, min(mine[position], total), total) for c, position, total in keyed]
+        row = Row(learner=learner, cells=cells, total=overall_total)
+        if chosen is None:
+            row.done = sum(c.done for c in cells)
+        elif mine is not None:
+            row.done = min(sum(mine), overall_total)
+        rows.append(row)
     columns = []
     for index, chapter in enumerate(chapters):
         cells = [row.cells[index] for row in rows]
@@ -331,20 +462,22 @@ def class_matrix(*, classroom, subject=None, sort="learner", column_order="curri
 
 
 def class_overview(*, classroom) -> ClassMatrix:
-    """Each learner's overall percentage and no cells (two queries): what "needs attention" compares."""
-    all_chapters = class_chapters(classroom)
+    """Each learner's overall percentage and no cells (at most two queries): what "needs attention" compares."""
+    snapshot = curriculum_cache.snapshot(classroom.grade)
+    all_chapters = snapshot.curriculum_chapters
     learners = class_learners(classroom)
     overall_total = sum(c.steps_total for c in all_chapters)
-    totals = _done_totals(classroom.learners.values("pk"), classroom.grade) if (
-        learners and all_chapters) else {}
-    rows = [Row(learner=learner, cells=[], done=min(totals.get(learner.pk, 0), overall_total), total=overall_total)
+    done = done_by_chapter(learners, snapshot) if learners and all_chapters else {}
+    rows = [Row(learner=learner, cells=[], done=min(sum(done.get(learner.pk, ())), overall_total),
+                total=overall_total)
             for learner in learners]
     _sort_rows(rows, [], "learner")
-    return ClassMatrix(classroom=classroom, chapters=[], rows=rows, subjects=subjects_of(all_chapters))
+    return ClassMatrix(classroom=classroom, chapters=[], rows=rows, subjects=curriculum_index(snapshot).subjects)
 
 
 def _sort_rows(rows, chapters, sort):
-    """Sort ``rows`` in place by ``sort``; returns the sort actually used."""
+    """Sort ``rows`` in place by ``sort``; returns the sort actually used (``row_sort``)."""
+    sort = row_sort(sort, chapters)
     descending = sort.startswith("-")
     key = sort.removeprefix("-")
     by_name = lambda r: (r.learner.last_name.casefold(), r.learner.first_name.casefold(), r.learner.username)  # noqa: E731
@@ -354,14 +487,13 @@ def _sort_rows(rows, chapters, sort):
     elif key == "subject":
         rows.sort(key=by_name)
         rows.sort(key=lambda r: r.subject_percentage, reverse=descending)
-    elif key.startswith("chapter:") and any(c.slug == key[8:] for c in chapters):
+    elif key.startswith("chapter:"):
         index = next(i for i, c in enumerate(chapters) if c.slug == key[8:])
         rows.sort(key=by_name)
         rows.sort(key=lambda r: r.cells[index].percentage or 0, reverse=descending)
     else:
-        key = "learner"
         rows.sort(key=by_name, reverse=descending)
-    return f"-{key}" if descending else key
+    return sort
 
 
 # --------------------------------------------------------------------------
