@@ -2,16 +2,18 @@
 
 Pure functions: the same input gives the same context. Every number is
 pre-formatted as a string with a dot, so a locale with a decimal comma can
-never break an SVG attribute. The markup lives in
-templates/progress/_ring.svg.html and _activity_chart.html, reached through
-the ``mars_charts`` template tags.
+never break an SVG attribute. The markup lives in the ``mars_charts``
+template tags (progress/templatetags/mars_charts.py) and
+templates/progress/_activity_chart.html.
 """
 
 import math
 from collections.abc import Sequence
 from datetime import date
+from functools import lru_cache
 
 from django.utils.formats import date_format
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 
@@ -19,6 +21,16 @@ def _num(value):
     """An SVG number: at most two decimals, no trailing zeros, always a dot."""
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
+
+
+@lru_cache(maxsize=1024)
+def _day_label(language, day, fmt):
+    return date_format(day, fmt)
+
+
+def day_label(day, fmt):
+    """``date_format(day, fmt)`` in the active language, remembered: every chart draws the same fourteen days."""
+    return _day_label(get_language(), day, fmt)
 
 
 def clamp_percentage(value):
@@ -85,7 +97,7 @@ def bar_chart(points: Sequence[tuple[date, int]], *, today=None, width=280, heig
         bar_height = plot_height * minutes / scale_max if scale_max else 0
         if minutes and bar_height < 2:
             bar_height = 2
-        text = _("%(day)s: %(minutes)d min") % {"day": date_format(day, "D j M"), "minutes": minutes}
+        text = _("%(day)s: %(minutes)d min") % {"day": day_label(day, "D j M"), "minutes": minutes}
         bars.append({
             "day": day,
             "minutes": minutes,
@@ -95,7 +107,7 @@ def bar_chart(points: Sequence[tuple[date, int]], *, today=None, width=280, heig
             "width": _num(bar_width),
             "height": _num(bar_height),
             "label_x": _num(index * slot + slot / 2),
-            "label": date_format(day, "j"),
+            "label": day_label(day, "j"),
             "is_today": day == today,
             "is_empty": not minutes,
         })

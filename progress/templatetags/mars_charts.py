@@ -6,22 +6,81 @@
 """
 
 from django import template
+from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from progress import svg
 
 register = template.Library()
 
 
-@register.inclusion_tag("progress/_ring.svg.html")
+RING = (
+    '<svg class="ring" viewBox="0 0 {size} {size}" width="{size}" height="{size}" role="progressbar" '
+    'aria-valuenow="{percentage}" aria-valuemin="0" aria-valuemax="100" aria-label="{label}" focusable="false">\n'
+    "  <title>{label}</title>\n"
+    '  <circle class="ring-track" cx="{center}" cy="{center}" r="{radius}" fill="none" stroke="#e9ecef" '
+    'stroke-width="{stroke}"/>\n'
+    "  {arc}\n"
+    '  <text class="ring-text" x="{center}" y="{center}" text-anchor="middle" dominant-baseline="central" '
+    'aria-hidden="true">{percentage}%</text>\n'
+    "</svg>\n"
+)
+RING_ARC = (
+    '<circle class="ring-value" cx="{center}" cy="{center}" r="{radius}" fill="none" stroke="#7a2e1f" '
+    'stroke-width="{stroke}" stroke-linecap="round" stroke-dasharray="{circumference}" '
+    'stroke-dashoffset="{offset}" transform="rotate(-90 {center} {center})"/>'
+)
+
+
+@register.simple_tag
 def progress_ring(percentage, label, size=96, stroke=10):
-    """An accessible circular progress ring (role="progressbar") filled to ``percentage``."""
-    return svg.ring(percentage, label=label, size=size, stroke=stroke)
+    """An accessible circular progress ring (role="progressbar") filled to ``percentage``.
+
+    A simple tag filling RING with svg.ring's numbers (our own strings) and the escaped label,
+    rather than an inclusion template: a dashboard draws up to 18 of them, and the template's
+    ~20 variable lookups cost more than the formatting (docs/performance.md, "Page chrome and
+    dashboard render"). tests/progress/test_svg.py holds the markup to the template's.
+    """
+    ring = svg.ring(percentage, label=label, size=size, stroke=stroke)
+    ring["label"] = conditional_escape(label)  # the one value that is not our own number
+    ring["arc"] = RING_ARC.format_map(ring) if ring["show_arc"] else ""
+    return mark_safe(RING.format_map(ring))  # noqa: S308 - only svg.ring's formatted numbers and the escaped label
+
+
+BAR = (
+    '<g class="bar{today}">\n'
+    "      <title>{text}</title>\n"
+    "      {rect}\n"
+    '      <text class="chart-label" x="{label_x}" y="{label_y}" text-anchor="middle">{label}</text>\n'
+    "    </g>"
+)
+BAR_RECT = '<rect x="{x}" y="{y}" width="{width}" height="{height}" rx="2" fill="#c2593f"/>'
+TABLE_ROW = '<tr><th scope="row">{day}</th><td>{minutes}</td></tr>'
 
 
 @register.inclusion_tag("progress/_activity_chart.html")
 def activity_chart(days, today=None):
     """A 14-day bar chart of active minutes, with a visually-hidden table of the same numbers.
 
-    ``days`` is a list of engine.DayActivity (anything with ``day`` and ``minutes``).
+    ``days`` is a list of engine.DayActivity (anything with ``day`` and ``minutes``). The bars and
+    the table's rows are drawn here, with format_html, and the frame, captions and headings in
+    templates/progress/_activity_chart.html: fourteen bars of ten values each cost more as
+    template variables than the rest of the chart.
     """
-    return svg.bar_chart([(d.day, d.minutes) for d in days], today=today)
+    chart = svg.bar_chart([(d.day, d.minutes) for d in days], today=today)
+    label_y = chart["label_y"]
+    chart["bar_groups"] = format_html_join("\n    ", BAR, (
+        {
+            "today": " bar-today" if bar["is_today"] else "",
+            "text": bar["text"],
+            "rect": "" if bar["is_empty"] else format_html(BAR_RECT, **bar),
+            "label_x": bar["label_x"],
+            "label_y": label_y,
+            "label": bar["label"],
+        }
+        for bar in chart["bars"]
+    ))
+    chart["table_rows"] = format_html_join("\n      ", TABLE_ROW, (
+        {"day": svg.day_label(bar["day"], "l j F"), "minutes": bar["minutes"]} for bar in chart["bars"]
+    ))
+    return chart

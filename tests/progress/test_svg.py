@@ -103,3 +103,51 @@ def test_activity_chart_tag_has_a_text_alternative_listing_every_day():
     assert html.count("<rect ") == 2
     assert 'class="bar bar-today"' in html
     assert "14 min on 2 days" in html
+
+
+def test_progress_ring_markup_is_unchanged_by_the_simple_tag():
+    """The exact markup of the inclusion template the tag replaced (templates/progress/_ring.svg.html)."""
+    html = render("{% progress_ring 25 label 100 10 %}", label="Physics & Chemistry")
+    assert html == (
+        '<svg class="ring" viewBox="0 0 100 100" width="100" height="100" role="progressbar" aria-valuenow="25" '
+        'aria-valuemin="0" aria-valuemax="100" aria-label="Physics &amp; Chemistry" focusable="false">\n'
+        "  <title>Physics &amp; Chemistry</title>\n"
+        '  <circle class="ring-track" cx="50" cy="50" r="45" fill="none" stroke="#e9ecef" stroke-width="10"/>\n'
+        '  <circle class="ring-value" cx="50" cy="50" r="45" fill="none" stroke="#7a2e1f" stroke-width="10" '
+        'stroke-linecap="round" stroke-dasharray="282.74" stroke-dashoffset="212.06" '
+        'transform="rotate(-90 50 50)"/>\n'
+        '  <text class="ring-text" x="50" y="50" text-anchor="middle" dominant-baseline="central" '
+        'aria-hidden="true">25%</text>\n'
+        "</svg>\n"
+    )
+
+
+def test_progress_ring_at_zero_draws_no_arc():
+    html = render("{% progress_ring 0 'Biology' %}")
+    assert "ring-value" not in html
+    assert "\n  \n" in html  # the arc's line stays, empty, as the template drew it
+    assert ">0%</text>" in html
+
+
+def test_progress_ring_keeps_an_already_escaped_label():
+    html = Template(
+        "{% load i18n mars_charts %}{% blocktranslate asvar label with x=name %}{{ x }}{% endblocktranslate %}"
+        "{% progress_ring 5 label %}"
+    ).render(Context({"name": "R&D"}))
+    assert 'aria-label="R&amp;D"' in html
+    assert "&amp;amp;" not in html
+
+
+def test_activity_chart_day_names_follow_the_language():
+    today = date(2026, 11, 22)
+    days = [DayActivity(day=today - timedelta(days=13 - n), seconds=60) for n in range(14)]
+    with translation.override("en"):
+        english = render("{% activity_chart days today %}", days=days, today=today)
+    with translation.override("hi"):
+        hindi = render("{% activity_chart days today %}", days=days, today=today)
+    with translation.override("en"):
+        again = render("{% activity_chart days today %}", days=days, today=today)
+    assert "Sunday 22 November" in english
+    assert "रविवार 22 नवमबर" in hindi
+    assert "November" not in hindi
+    assert again == english
