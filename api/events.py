@@ -39,6 +39,7 @@ _D, _H, _M, _S = r"[0-9]{1,4}D", r"[0-9]{1,5}H", r"[0-9]{1,6}M", r"[0-9]{1,7}(?:
 _TIME = rf"T(?:{_H}(?:{_M})?(?:{_S})?|{_M}(?:{_S})?|{_S})"
 DURATION_PATTERN = rf"^P(?:{_D}(?:{_TIME})?|{_TIME})$"
 _DURATION = re.compile(DURATION_PATTERN)
+VERBS = frozenset(Verb.values)  # Verb.values builds a new list on every use
 SCORELESS_VERBS = {Verb.STARTED}
 SCORE_REQUIRED_VERBS = {Verb.ANSWERED}
 
@@ -67,7 +68,7 @@ def clean_event(body):
     verb = body.get("verb")
     if verb is None:
         problems.append(_("verb is required: one of %(verbs)s") % {"verbs": ", ".join(Verb.values)})
-    elif not isinstance(verb, str) or verb not in Verb.values:
+    elif not isinstance(verb, str) or verb not in VERBS:
         problems.append(_("verb must be one of %(verbs)s") % {"verbs": ", ".join(Verb.values)})
         verb = None
     score = body.get("score")
@@ -144,11 +145,17 @@ def record(*, event, learner, step, principal, seen=None):
     the engine inserts it with its own writes (``also``; on PostgreSQL in the
     same statement), in its one transaction, with no savepoint. A refused
     event (locked step) records nothing, so the same id may be sent again
-    once the step is open. ``seen``: whether the caller already looked
-    the event id up (False saves the lookup; a race is still caught below).
+    once the step is open. ``seen``: what the caller already looked up under
+    the event id: the ApiEvent, or False for none (either saves the lookup; a
+    race is still caught below); None looks it up here.
     """
     event = {**event, "learner": learner, "step": step}
-    existing = one(ApiEvent.objects.filter(event_id=event["event_id"])) if seen is not False else None
+    if isinstance(seen, ApiEvent) and seen.event_id == event["event_id"]:
+        existing = seen
+    elif seen is False:
+        existing = None
+    else:
+        existing = one(ApiEvent.objects.filter(event_id=event["event_id"]))
     if existing is not None:
         return 200, replay(existing, event)
     reporter = principal.actor_for(learner)
@@ -156,9 +163,11 @@ def record(*, event, learner, step, principal, seen=None):
 
     def api_event(result):
         answered["body"] = body = _answer(event, result, learner, step)
-        return [ApiEvent(
-            event_id=event["event_id"], learner=learner, step=step, verb=event["verb"], score=event["score"],
-            duration=event["duration"], token=principal.token, reporter=principal.user, response=body,
+        token, reporter = principal.token, principal.user
+        return [ApiEvent(  # ids, not instances: a related instance costs its descriptor's checks
+            event_id=event["event_id"], learner_id=learner.pk, step_id=step.pk, verb=event["verb"],
+            score=event["score"], duration=event["duration"], token_id=None if token is None else token.pk,
+            reporter_id=None if reporter is None else reporter.pk, response=body,
         )]
 
     try:

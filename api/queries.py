@@ -20,14 +20,14 @@ def one(queryset):
 
 
 # Everything POST /steps/<uuid>/events looks up before it writes, in one statement:
-# the step, whether the event id was seen before, whether ``learner`` is a learner
+# the step, the ApiEvent already stored under the event id (a retry is answered from
+# it without another query), whether ``learner`` is a learner
 # (views.learners(): active, neither staff nor superuser) and whether the step is
 # in their class (Chapter.objects.for_grade: active, their grade or none). Written
 # by hand because, built with the ORM, these lookups cost more CPU than the
 # engine's whole write; tests/api/test_event_queries.py holds it to the ORM's answers.
 _EVENT_TARGET_SQL = f"""
-SELECT {rows.columns(LearningStep, "s")},
-    EXISTS (SELECT 1 FROM api_apievent e WHERE e.event_id = %(event)s) AS seen,
+SELECT {rows.columns(LearningStep, "s")}, {rows.columns(ApiEvent, "e")},
     EXISTS (SELECT 1 FROM learners_user u
              WHERE u.id = %(learner)s AND u.is_active = %(true)s AND u.is_staff = %(false)s
                AND u.is_superuser = %(false)s) AS is_learner,
@@ -37,16 +37,17 @@ SELECT {rows.columns(LearningStep, "s")},
                     OR c.grade = (SELECT p.grade FROM learners_userprofile p WHERE p.user_id = %(learner)s))
            ) AS in_class
 FROM curriculum_learningstep s
+LEFT JOIN api_apievent e ON e.event_id = %(event)s
 WHERE s.id = %(step)s
 """
 
 
 def event_target(*, step_id, learner_id, event_id):
-    """The LearningStep ``step_id`` (None if there is none) with three booleans for an event about it.
+    """The LearningStep ``step_id`` (None if there is none) with what an event about it needs to know.
 
-    ``seen``: an ApiEvent with ``event_id`` exists; ``is_learner``: user
-    ``learner_id`` is an active learner; ``in_class``: the step's chapter is
-    open to that learner's class. One query.
+    ``seen``: the ApiEvent stored under ``event_id``, or None; ``is_learner``:
+    user ``learner_id`` is an active learner; ``in_class``: the step's chapter
+    is open to that learner's class. One query.
     """
     connection = connections[router.db_for_read(LearningStep)]
     params = {
@@ -60,8 +61,8 @@ def event_target(*, step_id, learner_id, event_id):
         row = cursor.fetchone()
     if row is None:
         return None
-    (step,) = rows.from_row(row[:-3], (LearningStep,), connection.alias)
-    step.seen, step.is_learner, step.in_class = (bool(value) for value in row[-3:])  # SQLite answers 0/1
+    step, step.seen = rows.from_row(row[:-2], (LearningStep, ApiEvent), connection.alias)
+    step.is_learner, step.in_class = (bool(value) for value in row[-2:])  # SQLite answers 0/1
     return step
 
 

@@ -9,6 +9,7 @@ process counts on its own (N processes allow up to N times the limit); set
 ``CACHE_URL`` to Redis so all processes share one count.
 """
 
+import functools
 import math
 import re
 import time
@@ -21,6 +22,7 @@ PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 RATE_PATTERN = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
 
 
+@functools.lru_cache(maxsize=16)  # the setting's one value, parsed on every request otherwise
 def parse_rate(text):
     """``"600/minute"`` -> ``(600, 60)``. Raises ValueError for anything else."""
     match = RATE_PATTERN.match(str(text))
@@ -40,20 +42,22 @@ class Verdict:
 def hit(caller_key, *, rate=None, now=None):
     """Count one request for ``caller_key`` and say whether it is within the limit.
 
-    One cache round trip (two when a window starts).
+    One cache call (``incr``), two when a window starts (``add``).
     """
     limit, period = parse_rate(rate or settings.API_RATE_LIMIT)
     now = time.time() if now is None else now
     window = int(now // period)
     key = f"api-rate:{caller_key}:{window}"
-    # add() starts the window; incr() is atomic in Redis and in local memory.
-    if cache.add(key, 1, timeout=period + 1):
+    # incr() first: the window usually exists (add() first cost a cache call more per request).
+    # incr() is atomic in Redis and in local memory; add() starts the window for one caller only.
+    try:
+        count = cache.incr(key)
+    except ValueError:  # no count yet: this request starts the window
         count = 1
-    else:
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add() and incr()
-            cache.add(key, 1, timeout=period + 1)
-            count = 1
+        if not cache.add(key, 1, timeout=period + 1):
+            try:  # another request started it in between
+                count = cache.incr(key)
+            except ValueError:  # a cache that cannot count (Redis unreachable, mars_labs/cache.py) limits nothing
+                count = 1
     retry_after = max(1, math.ceil((window + 1) * period - now))
     return Verdict(allowed=count <= limit, limit=limit, remaining=max(0, limit - count), retry_after=retry_after)

@@ -85,7 +85,7 @@ def event_target(principal, learner_id, step_id, *, event_id):
     The learner: a lab token names one (``learner_id``, required); anyone else
     sends their own events only. The step: learners acting for themselves
     reach only the steps of their class (the rule the pages use); a lab token
-    reaches any step. ``seen``: an ApiEvent with ``event_id`` exists already.
+    reaches any step. ``seen``: the ApiEvent stored under ``event_id`` already, else False.
 
     One query (``queries.event_target``). The engine needs only the learner's
     id, so a lab token's learner comes back as a deferred User (a field is
@@ -113,7 +113,7 @@ def event_target(principal, learner_id, step_id, *, event_id):
         step = None
     if step is None:
         raise ApiError(404, _("No such step."))
-    return learner, step, step.seen
+    return learner, step, step.seen or False
 
 
 def valid_document(data):

@@ -6,6 +6,7 @@ Passwords, tokens and quiz answers are never passed in, and ``_scrub`` drops
 any key that looks like one, so a careless caller cannot leak them either.
 """
 
+import functools
 import getpass
 import json
 import logging
@@ -17,8 +18,13 @@ logger = logging.getLogger("mars_labs.audit")
 _SECRET_WORDS = ("password", "token", "secret", "answer", "authorization", "cookie", "session")
 
 
+@functools.lru_cache(maxsize=512)  # field names are a few dozen literals; this runs per API write
+def _secret_key(key):
+    return any(word in key.lower() for word in _SECRET_WORDS)
+
+
 def _scrub(fields):
-    return {k: v for k, v in fields.items() if not any(word in k.lower() for word in _SECRET_WORDS)}
+    return {k: v for k, v in fields.items() if not _secret_key(k)}
 
 
 def audit(event, **fields):

@@ -86,7 +86,7 @@ MIDDLEWARE = [
     # api.middleware.X: Django's / django-csp's X, skipped by token-authenticated /api/ calls
     # (they never use the session, the user, messages or the page CSP; api/middleware.py).
     "api.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "api.middleware.LocaleMiddleware",  # Django's, with two unused look-ups skipped for token calls
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "api.middleware.AuthenticationMiddleware",
@@ -177,7 +177,7 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     CACHES["default"]["BACKEND"] = "mars_labs.cache.DegradingRedisCache"
 # The cached curriculum (curriculum/cache.py) is rebuilt at least this often, even without an edit.
 CURRICULUM_CACHE_SECONDS = envint("CURRICULUM_CACHE_SECONDS", 600)
-# Rendered progress pages (the dashboard) are cached under the learner's progress version
+# Rendered progress pages (the dashboard, the class report) are cached under the learners' progress versions
 # (progress/versions.py); this bounds how long a change made behind the engine's back can go unseen.
 # 0 turns that cache off.
 PROGRESS_CACHE_SECONDS = envint("PROGRESS_CACHE_SECONDS", 600)
@@ -338,3 +338,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and envbool
     "DATABASE_PREPARED_STATEMENTS", "true"
 ):
     DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
+# Django's PostgreSQL backend whose per-request health check (CONN_HEALTH_CHECKS) is a poll of
+# the idle socket, with SELECT 1 only when the server has said something (mars_labs/postgresql/).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "mars_labs.postgresql"

@@ -102,6 +102,8 @@ class StepState:
     lock_reason: str = ""
     test_out: bool = False  # open early: the learner's path lets them test out of the chapter with it
     remedial: list = field(default_factory=list)  # the learner's active remedial paths listing this step
+    # Whether the learner has any active remedial path, when a single-step check read it (else None).
+    has_remedial: bool | None = None
 
     @property
     def status(self):
@@ -455,15 +457,20 @@ def _availability(learner, step, *, row="read", paths=None, remedial=True):
     for a caller that must lock something else first (``progress`` is then
     read only when the answer needs it: a test-out, a refusal). With
     ``remedial`` the active remedial paths listing the step are read (one
-    query, only when the learner has one); a quiz reads the main path for its
-    test-out note (one query), unless ``paths`` is given.
+    query, only when the learner has one); otherwise a quiz asks whether the
+    main path lists it as a test-out (one query, ``paths.lists_as_test_out``:
+    the path itself is not loaded), unless ``paths`` is given.
     """
     facts, progress = _step_facts(learner, step, row=row)
-    if paths is None:
-        wanted = step.step_type == StepType.QUIZ or (remedial and facts.has_remedial)
-        paths = learning_paths.active_paths(learner=learner) if wanted else (None, [])
-    main_path, remedial_paths = paths
-    test_out_ids = learning_paths.test_out_step_ids(main_path)
+    if paths is None and remedial and facts.has_remedial:
+        paths = learning_paths.active_paths(learner=learner)
+    if paths is not None:
+        main_path, remedial_paths = paths
+        test_out_ids = learning_paths.test_out_step_ids(main_path)
+    else:
+        remedial_paths = []
+        is_test_out = step.step_type == StepType.QUIZ and learning_paths.lists_as_test_out(learner=learner, step=step)
+        test_out_ids = {str(step.pk)} if is_test_out else set()
 
     def load():
         nonlocal progress
@@ -479,7 +486,8 @@ def _availability(learner, step, *, row="read", paths=None, remedial=True):
     if reason:
         load()
     return StepState(step=step, progress=progress, lock_reason=reason, test_out=test_out,
-                     remedial=_remedial_listing(remedial_paths, step) if remedial else [])
+                     remedial=_remedial_listing(remedial_paths, step) if remedial else [],
+                     has_remedial=facts.has_remedial)
 
 
 def step_state(*, learner, step, paths=None) -> StepState:
@@ -622,34 +630,45 @@ class _Writes:
         by_model = {}
         for instance in self.inserts:
             by_model.setdefault(type(instance), []).append(instance)
-        for model, instances in by_model.items():
-            opts = model._meta
-            fields = [f for f in opts.concrete_fields if not f.primary_key or not f.db_returning]
-            key = (connection.vendor, opts.label, "insert", len(instances))
-            if key not in self._sql:
-                qn = connection.ops.quote_name
-                row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-                self._sql[key] = (f"INSERT INTO {qn(opts.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-                                  f"VALUES {', '.join([row] * len(instances))}")
-            params = [f.get_db_prep_save(f.pre_save(instance, True), connection)
-                      for instance in instances for f in fields]
-            statements.append((self._sql[key], params))
+        statements.extend(self.insert_statement(connection, model, instances) for model, instances in by_model.items())
         return statements
 
-    def flush(self, connection):
+    @classmethod
+    def insert_statement(cls, connection, model, instances):
+        """``(sql, params)``: one INSERT of ``instances`` (unsaved, all of ``model``)."""
+        opts = model._meta
+        fields = [f for f in opts.concrete_fields if not f.primary_key or not f.db_returning]
+        key = (connection.vendor, opts.label, "insert", len(instances))
+        if key not in cls._sql:
+            qn = connection.ops.quote_name
+            row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+            cls._sql[key] = (f"INSERT INTO {qn(opts.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+                             f"VALUES {', '.join([row] * len(instances))}")
+        params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for instance in instances for f in fields]
+        return cls._sql[key], params
+
+    def flush(self, connection, *, commit=False):
+        """Send the queued rows. ``commit``: the caller's transaction is the outermost one and ends
+        right after this; on PostgreSQL its COMMIT then goes in the same round trip as the write
+        (a psycopg pipeline: the write, COMMIT, one Sync; a failed write skips the COMMIT and raises
+        here, and Django's atomic() rolls back as usual). Django's own commit finds nothing to do."""
         statements = self._statements(connection)
         self.updates, self.inserts = {}, []
         if not statements:
             return
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql" and len(statements) > 1:
-                *first, (last_sql, last_params) = statements
-                clauses = ", ".join(f"w{n} AS ({sql})" for n, (sql, _params) in enumerate(first))
-                cursor.execute(f"WITH {clauses} {last_sql}",
-                               [p for _sql, params in first for p in params] + list(last_params))
-            else:
-                for sql, params in statements:
-                    cursor.execute(sql, params)
+        if connection.vendor == "postgresql" and len(statements) > 1:
+            *first, (last_sql, last_params) = statements
+            clauses = ", ".join(f"w{n} AS ({sql})" for n, (sql, _params) in enumerate(first))
+            statements = [(f"WITH {clauses} {last_sql}",
+                           [p for _sql, params in first for p in params] + list(last_params))]
+        pipelined = commit and getattr(connection, "can_pipeline", False)  # mars_labs/postgresql/base.py
+        with connection.cursor() as cursor, connection.wrap_database_errors, (
+            connection.connection.pipeline() if pipelined else contextlib.nullcontext()
+        ):
+            for sql, params in statements:
+                cursor.execute(sql, params)
+            if pipelined:
+                cursor.cursor.execute("COMMIT", prepare=False)
 
 
 _pending_writes = contextvars.ContextVar("engine_pending_writes", default=None)
@@ -667,11 +686,15 @@ def _write_transaction(*, also=None):
     writes = _Writes()
     writes.also = also
     token = _pending_writes.set(writes)
+    connection = connections[router.db_for_write(LearningProgress)]
+    # This atomic() starts and ends the transaction (no caller's transaction around it):
+    # the write may send the COMMIT with its rows (_Writes.flush).
+    outermost = connection.get_autocommit() and not connection.in_atomic_block
     try:
-        with transaction.atomic():
+        with transaction.atomic(using=connection.alias):
             yield writes
-            if not transaction.get_rollback():
-                writes.flush(connections[router.db_for_write(LearningProgress)])
+            if not transaction.get_rollback(using=connection.alias):
+                writes.flush(connection, commit=outermost)
     finally:
         _pending_writes.reset(token)
 
@@ -688,23 +711,34 @@ def _save(row, fields):
 def _locked_row(learner, step, *, exists=False):
     """The learner's row for ``step``, created if missing, locked until the transaction ends.
 
-    INSERT ... ON CONFLICT DO NOTHING then SELECT ... FOR UPDATE: two requests
-    racing here both end up holding the same single row, one after the other.
-    ``exists``: the caller saw the row, so try the SELECT alone first (rows
-    are never deleted but with their learner or step).
+    INSERT ... ON CONFLICT DO NOTHING, then SELECT ... FOR UPDATE only when
+    another transaction inserted the row first (the row this one inserted is
+    its own until it commits: a racing insert waits for that, then does
+    nothing): two requests racing here both end up holding the same single
+    row, one after the other. ``exists``: the caller saw the row, so try the
+    SELECT alone first (rows are never deleted but with their learner or step).
     """
     rows = LearningProgress.objects.select_for_update().filter(user=learner, step=step).order_by()
     if exists:
         row = next(iter(rows[:1]), None)
         if row is not None:
             return row
-    LearningProgress.objects.bulk_create([LearningProgress(user=learner, step=step)], ignore_conflicts=True)
-    return rows.get()
+    row = LearningProgress(user=learner, step=step)
+    connection = connections[router.db_for_write(LearningProgress)]
+    sql, params = _Writes.insert_statement(connection, LearningProgress, [row])
+    with connection.cursor() as cursor:  # hand-written: bulk_create's compiling cost more than the insert
+        cursor.execute(f"{sql} ON CONFLICT DO NOTHING", params)
+        inserted = cursor.rowcount == 1
+    if not inserted:
+        return rows.get()
+    row._state.adding, row._state.db = False, connection.alias
+    return row
 
 
 def _log(*, user_id, step, kind, actor=None, reason="", now=None, **data):
-    event = ProgressEvent(
-        user_id=user_id, step=step, kind=kind, actor=actor, reason=reason, data=data, created_at=now or timezone.now()
+    event = ProgressEvent(  # ids, not instances: a related instance costs its descriptor's checks (every write)
+        user_id=user_id, step_id=step.pk, kind=kind, actor_id=None if actor is None else actor.pk, reason=reason,
+        data=data, created_at=now or timezone.now(),
     )
     writes = _pending_writes.get()
     if writes is None:
@@ -784,13 +818,17 @@ def open_step(*, learner, step, viewing=True, now=None, also=None) -> Result:
     """
     now = now or timezone.now()
     with _write_transaction(also=also) as writes:
-        if viewing:
-            # The profile first: every write locks profile, then progress row, so
-            # a heartbeat and an open never wait on each other in opposite order.
-            UserProfile.objects.filter(user=learner).update(viewing_step=step, last_heartbeat_at=now)
         state, row, refused = _guarded(learner, step, remedial=True)
         if refused:
             return refused
+        if viewing:
+            # Sent with the row at the end (one statement on PostgreSQL). Lock order: every write
+            # locks its progress row first and the learner's profile last (the progress version
+            # stamp, progress/versions.py, updates the profile at the end of every write), so two
+            # writes of one learner never wait on each other in opposite order.
+            # (ids, not instances: UserProfile(user=learner) would replace the learner's cached profile)
+            _save(UserProfile(user_id=learner.pk, viewing_step_id=step.pk, last_heartbeat_at=now),
+                  ["viewing_step", "last_heartbeat_at"])
         if state.remedial:
             learning_paths.mark_reviewed(remedial=state.remedial, step=step)
         if row.status != Status.NOT_STARTED:
@@ -822,15 +860,16 @@ def record_active_time(*, learner, step, seconds, watched=None, now=None) -> Res
     if watched is not None and (isinstance(watched, bool) or not isinstance(watched, int) or not 0 <= watched <= 100):
         return Result(Outcome.INVALID, _("watched must be a whole percentage from 0 to 100"))
     with _write_transaction():
-        # The row is locked after the profile (see open_step), so the check must not lock it.
+        # The row is locked before the profile (see open_step), so the check must not lock it.
         state = _availability(learner, step, row=None, remedial=False)
         if state.lock_reason:
             return _refuse(Outcome.LOCKED, state.lock_reason, state.progress)
+        row = _locked_row(learner, step, exists=True)  # a heartbeat comes after an open: the row is there
+        # Locked: beats on any step wait here for each other, so "time since the last beat" is exact.
         profile = UserProfile.objects.select_for_update().get(user=learner)
         if profile.viewing_step_id != step.pk:
             # A late beat from a page the learner has left: not an error, just no credit.
             return _refuse(Outcome.UNCHANGED, _("this is not the step you are viewing: open it again"))
-        row = _locked_row(learner, step, exists=True)  # a heartbeat comes after an open: the row is there
         if row.status == Status.NOT_STARTED:
             return _refuse(Outcome.INVALID, _("open the step first"))
         elapsed = (now - profile.last_heartbeat_at).total_seconds() if profile.last_heartbeat_at else 0
@@ -905,7 +944,9 @@ def submit_quiz(*, learner, step, answers, now=None) -> Result:
     questions = step.activity["questions"]
     correct = [cleaned[i] == q["answer"] for i, q in enumerate(questions)]
     score = round(100 * sum(correct) / len(questions))
-    with transaction.atomic():
+    # The row and its events go together at the end (_Writes); what a test-out or a remedial
+    # path reads and writes meanwhile is other rows, written through the ORM as before.
+    with _write_transaction():
         state, row, refused = _guarded(learner, step, start_at=now)
         if refused:
             return refused
@@ -919,7 +960,10 @@ def submit_quiz(*, learner, step, answers, now=None) -> Result:
         passed = score >= int(criteria_for(row, step).get("min_score", 101))
         if state.test_out:
             _after_test_out(learner=learner, quiz=step, passed=passed, now=now)
-        if passed:
+        # A remedial path to end exists only if the lock check saw one, or an earlier failed
+        # attempt at this quiz may have proposed one after that check's snapshot (PostgreSQL:
+        # a racing submit that committed while this one waited for the row).
+        if passed and (state.has_remedial is not False or failed_attempts(progress=row, step=step)):
             learning_paths.end_remedial(learner=learner, chapter=step.chapter, now=now)
         else:
             learning_paths.propose_remedial(
@@ -1347,6 +1391,11 @@ class SnapshotIndex:
         self.subjects = sorted(by_subject.values(), key=lambda e: (e[0].order, e[0].name))
         self.chapters_by_subject = {subject.id: chapters for subject, chapters in self.subjects}
         self.curriculum_chapters = [c for c in snapshot.chapters if c.in_curriculum]  # curriculum_states order
+        # For CurriculumFrontier.rollups: per subject (subject, steps, chapters, chapters without steps: done),
+        # and the subject of each curriculum chapter.
+        self.subject_totals = [(subject, sum(c.steps_total for c in chapters), len(chapters),
+                                sum(1 for c in chapters if not c.steps_total)) for subject, chapters in self.subjects]
+        self.curriculum_subject_of = {c.id: c.subject_id for c in self.curriculum_chapters}
 
 
 _indexes = {}  # {id(snapshot): (snapshot, SnapshotIndex)}; snapshots are replaced whole, never changed
@@ -1481,18 +1530,24 @@ class CurriculumFrontier:
         return self.index.chapters_by_subject.get(subject_id, [])
 
     def rollups(self) -> list[SubjectRollup]:
-        """``rollups_from_states`` from the counts: the same numbers, no step states."""
-        done_counts, rollups = self.done_counts, []
-        for subject, chapters in self.index.subjects:
-            total = done = chapters_done = 0
-            for chapter in chapters:
-                chapter_done = done_counts.get(chapter.id, 0)
-                total += chapter.steps_total
-                done += chapter_done
-                chapters_done += chapter_done == chapter.steps_total
-            rollups.append(SubjectRollup(subject=subject, steps_total=total, steps_done=done,
-                                         chapters_total=len(chapters), chapters_done=chapters_done))
-        return rollups
+        """``rollups_from_states`` from the counts: the same numbers, no step states.
+
+        Walks the chapters the learner has done steps in, not the whole curriculum (800 chapters at
+        district scale): a chapter without steps counts as done, as in ``rollups_from_states``.
+        """
+        index, steps_done, chapters_done = self.index, {}, {}
+        for chapter_id, count in self.done_counts.items():
+            subject_id = index.curriculum_subject_of.get(chapter_id)
+            if subject_id is None:
+                continue  # a prerequisite chapter outside the learner's curriculum
+            steps_done[subject_id] = steps_done.get(subject_id, 0) + count
+            if count == index.chapter_by_id[chapter_id].steps_total:
+                chapters_done[subject_id] = chapters_done.get(subject_id, 0) + 1
+        return [
+            SubjectRollup(subject=subject, steps_total=total, steps_done=steps_done.get(subject.id, 0),
+                          chapters_total=chapters, chapters_done=chapters_done.get(subject.id, 0) + empty)
+            for subject, total, chapters, empty in index.subject_totals
+        ]
 
     def simulations_total(self):
         """``{subject_id: interactive steps}`` over the curriculum chapters."""

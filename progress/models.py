@@ -22,8 +22,15 @@ class LearningProgress(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="step_progress")
-    step = models.ForeignKey("curriculum.LearningStep", on_delete=models.CASCADE, related_name="progress")
+    # No single-column index on either key: the unique (user, step) and the (step, status) index
+    # below start with them and serve every lookup and cascade by learner or step; a second copy
+    # only cost every insert (docs/performance.md "Step completions").
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="step_progress", db_index=False
+    )
+    step = models.ForeignKey(
+        "curriculum.LearningStep", on_delete=models.CASCADE, related_name="progress", db_index=False
+    )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.NOT_STARTED)
     completion_percentage = models.PositiveSmallIntegerField(_("completion %"), default=0)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
@@ -191,10 +198,16 @@ class Progress(models.Model):
 class ProgressEvent(models.Model):
     """Append-only history: what happened to whose progress, when, by whom and why."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="progress_events")
+    # Neither key has its own index: event_user_kind_time_idx and event_step_kind_idx start with
+    # them and serve the lookups and the cascade / SET_NULL; each event insert (several per
+    # completion, into a table of millions) updated two more B-trees for nothing.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="progress_events", db_index=False
+    )
     # SET_NULL: a deleted step must not erase the learner's history.
     step = models.ForeignKey(
-        "curriculum.LearningStep", on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+        "curriculum.LearningStep", on_delete=models.SET_NULL, null=True, blank=True, related_name="events",
+        db_index=False,
     )
     kind = models.CharField(_("kind"), max_length=16, choices=EventKind.choices)
     actor = models.ForeignKey(

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import F, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -224,6 +224,36 @@ def test_out_step_ids(main_path):
     if main_path is None:
         return set()
     return {step_id for step_id, note in main_path.step_notes.items() if note.get("test_out")}
+
+
+# ``step in test_out_step_ids(main path)`` asked of the database: every quiz submit needs only
+# this yes or no, and loading the path for it meant reading and decoding its JSON (about 150 KB
+# of step ids for a 4,000-step class, as much again in notes for a test-out level). The note's
+# ``test_out`` is written as JSON true (plan_main_path); the JSON path is a parameter.
+_TEST_OUT_SQL = {
+    "sqlite": "json_extract(step_notes, %(note)s) = 1",
+    "postgresql": "(step_notes -> %(key)s ->> 'test_out') = 'true'",
+}
+
+
+def lists_as_test_out(*, learner, step):
+    """Whether the learner's active main path lets them take ``step`` as a test-out quiz (one query).
+
+    The same answer as ``str(step.pk) in test_out_step_ids(active_paths(...)[0])``.
+    """
+    connection = connections[router.db_for_read(LearningPath)]
+    key = str(step.pk)
+    condition = _TEST_OUT_SQL.get(connection.vendor)
+    if condition is None:  # another backend: the ORM's own JSON lookups
+        return (LearningPath.objects.filter(user=learner, is_active=True).exclude(path_type=PathType.REMEDIAL)
+                .filter(**{f"step_notes__{key}__test_out": True}).exists())
+    sql = (f"SELECT 1 FROM progress_learningpath WHERE user_id = %(user)s AND is_active = %(true)s "
+           f"AND path_type <> %(remedial)s AND {condition} LIMIT 1")
+    params = {"user": learner.pk, "true": True, "remedial": PathType.REMEDIAL.value,
+              "note": f'$."{key}".test_out', "key": key}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
 
 
 def skip_reason_on_path(*, main_path, remedial, step):

@@ -193,7 +193,8 @@ def test_settings_postgres_database_url_uses_postgresql_engine(scheme):
 
     database = settings_after_start("DATABASES", DATABASE_URL=url)["DATABASES"]["default"]
 
-    assert database["ENGINE"] == "django.db.backends.postgresql"
+    # Django's backend with a cheaper per-request health check (mars_labs/postgresql/base.py).
+    assert database["ENGINE"] == "mars_labs.postgresql"
     assert (database["NAME"], database["HOST"], database["PORT"]) == ("mars_labs", "db.example", 5432)
     assert database["CONN_HEALTH_CHECKS"] is True
     # The SQLite-only options would make psycopg refuse to connect.

@@ -11,6 +11,7 @@ on the page is recorded.
 
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
@@ -149,8 +150,35 @@ def _duration(seconds):
     return _("%(m)d min %(s)d s") % {"m": minutes, "s": seconds}
 
 
-def _quiz_result_key(step):
-    return f"quiz-result:{step.pk}"
+# After a quiz POST the step page shows that attempt's result once. The POST's redirect carries a
+# cookie naming the learner and their attempt count, scoped to the step's page; the page rebuilds
+# the result from the learner's own row (the attempt's answers and score, the quiz's right answers
+# and explanations) and drops the cookie. Keeping the result in the session instead cost a
+# session write on the POST and another on the page. A made-up cookie can only name the
+# learner's own latest attempt, which they have seen.
+QUIZ_RESULT_COOKIE = "quiz_result"
+
+
+def _quiz_result_marker(request, attempts):
+    return f"{request.user.pk}.{attempts}"
+
+
+def _quiz_result(step, data, *, reason):
+    """The latest attempt in ``data`` as the result card shows it, or None when the quiz changed since."""
+    questions = (step.activity or {}).get("questions", [])
+    attempt = (data.get("attempts") or [None])[-1]
+    if not attempt or sorted(attempt.get("answers", {})) != sorted(str(i) for i in range(len(questions))):
+        return None
+    answers = attempt["answers"]
+    return {
+        "answers": answers,
+        "reason": reason,
+        "score": attempt["score"],
+        "correct": [answers[str(i)] == q["answer"] for i, q in enumerate(questions)],
+        "explanations": [q.get("explanation", "") for q in questions],
+        "right_answers": [q["answer"] for q in questions],
+        "best_score": data.get("best_score"),
+    }
 
 
 def _quiz_feedback(questions, stored, *, reveal):
@@ -183,8 +211,11 @@ def _render_locked(request, step, reason, *, status=403):
     }, status=status)
 
 
-def _render_step(request, step, *, status=200, quiz_form=None, answer_form=None, quiz_result=None):
-    """The step page as ``request.user`` sees it now. Reads only: the engine wrote what it had to."""
+def _render_step(request, step, *, status=200, quiz_form=None, answer_form=None, quiz_result=False):
+    """The step page as ``request.user`` sees it now. Reads only: the engine wrote what it had to.
+
+    ``quiz_result``: show the result of the learner's latest quiz attempt (once, after submitting).
+    """
     preview = _is_preview(request.user)
     chapter_state = engine.chapter_states(learner=request.user, chapters=[step.chapter])[step.chapter_id]
     index = next(i for i, s in enumerate(chapter_state.steps) if s.step.pk == step.pk)
@@ -247,6 +278,7 @@ def _render_step(request, step, *, status=200, quiz_form=None, answer_form=None,
         context["pass_mark"] = criteria.get("min_score") if kind == "quiz" else None
         context["attempt_count"] = len(data.get("attempts", []))
         context["best_score"] = data.get("best_score")
+        quiz_result = _quiz_result(step, data, reason=data.get("reason", "")) if quiz_result and not preview else None
         if quiz_result:
             context["quiz_result"] = quiz_result
             context["quiz_feedback"] = _quiz_feedback(questions, quiz_result, reveal=is_done)
@@ -267,7 +299,12 @@ def step_detail(request, step_id):
     result = engine.open_step(learner=request.user, step=step)
     if not result.ok:
         return _render_locked(request, step, result.reason, status=REFUSAL_STATUS.get(result.outcome, 403))
-    return _render_step(request, step, quiz_result=request.session.pop(_quiz_result_key(step), None))
+    marker = request.COOKIES.get(QUIZ_RESULT_COOKIE)
+    attempts = len((result.progress.progress_data or {}).get("attempts", [])) if result.progress else 0
+    response = _render_step(request, step, quiz_result=marker == _quiz_result_marker(request, attempts))
+    if marker is not None:
+        response.delete_cookie(QUIZ_RESULT_COOKIE, path=step.get_absolute_url(), samesite="Lax")
+    return response
 
 
 def _after_post(request, step, result, *, message="", **render_kwargs):
@@ -310,14 +347,13 @@ def quiz_submit(request, step_id):
         form.add_error(None, result.reason)
     if not result.ok:
         return _after_post(request, step, result, quiz_form=form)
-    request.session[_quiz_result_key(step)] = {
-        "answers": form.answers(),
-        "reason": result.reason,
-        **{key: result.details[key] for key in ("score", "correct", "explanations", "right_answers", "best_score")},
-    }
     message = _("You scored %(score)d%% (%(reason)s).") % {"score": result.details["score"], "reason": result.reason}
     response = _after_post(request, step, result, message=message)
     response["Location"] += "#quiz-result"
+    response.set_cookie(
+        QUIZ_RESULT_COOKIE, _quiz_result_marker(request, result.details["attempts"]), path=step.get_absolute_url(),
+        secure=settings.SESSION_COOKIE_SECURE, httponly=True, samesite="Lax",
+    )
     return response
 
 

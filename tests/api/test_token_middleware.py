@@ -77,3 +77,47 @@ def test_session_api_calls_and_pages_keep_the_browser_middleware(client, learner
     assert CSP in response
     page = client.get("/", headers={"Authorization": "Bearer anything"})
     assert CSP in page
+
+
+def test_api_answers_are_never_cached_as_never_cache_would_say(lab_api, client, learner):
+    """api/http.py sets never_cache's two headers itself (cheaper): the same Cache-Control, an Expires
+    of now, on answers and errors, for token and session callers alike."""
+    from django.http import HttpResponse
+    from django.utils.cache import add_never_cache_headers
+    from django.utils.http import parse_http_date
+
+    reference = HttpResponse()
+    add_never_cache_headers(reference)
+    client.force_login(learner)
+    for response in (lab_api.get("/api/v1/users"), lab_api.get("/api/v1/users?Id=987654"),
+                     client.get("/api/v1/me/progress"), client.get("/api/v1/users")):
+        assert response.status_code in (200, 403, 404)
+        assert response["Cache-Control"] == reference["Cache-Control"]
+        assert abs(parse_http_date(response["Expires"]) - parse_http_date(reference["Expires"])) <= 2
+
+
+def test_the_locale_middleware_answers_token_calls_as_djangos_does():
+    """api.middleware.LocaleMiddleware skips two unused look-ups for token calls: same language, same headers."""
+    from django.http import HttpResponse
+    from django.middleware.locale import LocaleMiddleware as DjangosLocaleMiddleware
+    from django.utils import translation
+
+    assert "api.middleware.LocaleMiddleware" in settings.MIDDLEWARE
+    factory = RequestFactory()
+    bearer = {"Authorization": "Bearer x"}
+    requests = [
+        lambda: factory.post("/api/v1/steps/x/events", headers={**bearer, "Accept-Language": "hi"}),
+        lambda: factory.get("/api/v1/users", headers={**bearer, "Accept-Language": "fr-CA, en;q=0.5"}),
+        lambda: factory.get("/api/v1/users", headers=bearer),
+        lambda: factory.get("/hi/api/v1/users", headers={**bearer, "Accept-Language": "en"}),
+        lambda: factory.get("/api/v1/users", headers={"Accept-Language": "hi"}),  # a session call: Django's code
+    ]
+    for make in requests:
+        answers = []
+        for middleware_class in (middleware.LocaleMiddleware, DjangosLocaleMiddleware):
+            request = make()
+            request.COOKIES[settings.LANGUAGE_COOKIE_NAME] = "hi" if "Accept-Language" not in request.headers else ""
+            with translation.override(None):
+                response = middleware_class(lambda r: HttpResponse(translation.get_language()))(request)
+            answers.append((request.LANGUAGE_CODE, response.content, response["Vary"], response["Content-Language"]))
+        assert answers[0] == answers[1], make().path

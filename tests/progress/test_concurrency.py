@@ -105,6 +105,27 @@ class ParallelStepWritesTests(TransactionTestCase):
         self.assertIn("criteria", data)
         self.assertEqual(self.completion_events(step), 0)
 
+    def test_one_learners_parallel_writes_of_every_kind_never_deadlock(self):
+        """Every write locks its progress row first and the learner's profile last (the progress version):
+        opens, heartbeats, completions and a teacher's action on two steps at once all finish."""
+        first = StepFactory(chapter=self.chapter, order_index=1, required_completion_criteria={"type": "manual"})
+        second = StepFactory(chapter=self.chapter, order_index=2, required_completion_criteria={"type": "time",
+                                                                                                "value": 600})
+        engine.open_step(learner=self.learner, step=first)
+        engine.mark_done(learner=self.learner, step=first)
+        teacher = TeacherFactory()
+        calls = [lambda: engine.open_step(learner=self.learner, step=second) for _ in range(3)]
+        calls += [lambda: engine.record_active_time(learner=self.learner, step=second, seconds=5) for _ in range(3)]
+        calls += [lambda: engine.open_step(learner=self.learner, step=first) for _ in range(2)]
+        calls += [lambda: engine.skip_step(learner=self.learner, step=second, actor=teacher, reason="absent")]
+        calls += [lambda: engine.reset(learner=self.learner, step=first, actor=teacher, reason="redo")]
+
+        results, errors = run_in_parallel(*calls)
+
+        self.assertEqual(errors, [])
+        self.assertEqual(len(results), len(calls))
+        self.assertEqual(LearningProgress.objects.filter(user=self.learner).count(), 2)
+
     def test_parallel_opens_and_teacher_overrides_leave_one_row(self):
         step = StepFactory(chapter=self.chapter, order_index=1, required_completion_criteria={"type": "manual"})
         teacher = TeacherFactory()
