@@ -87,6 +87,15 @@ class UserProfile(models.Model):
             raise SchemaError({"learning_preferences": exc.messages}) from exc
 
 
+def profile_of(user):
+    """``user``'s profile: the one loaded with the user on a signed-in request (learners/backends.py)
+    costs no query; else read, or created for a user that has none (a fixture's, say)."""
+    try:
+        return user.profile
+    except UserProfile.DoesNotExist:
+        return UserProfile.objects.get_or_create(user=user)[0]
+
+
 class Classroom(models.Model):
     """A class of learners and the teachers who follow it; scopes teacher reports."""
 

@@ -14,16 +14,16 @@ from progress.paths import rebuild_main_path
 
 from .forms import ProfileForm
 from .middleware import SUPPORTED_LANGUAGES
-from .models import UserProfile
+from .models import profile_of
 
 
 def _own_profile(user):
     """The signed-in user's profile: only ever their own, so there is nothing in the URL to tamper with.
 
-    A signal creates it with the user; get_or_create covers users loaded from
+    A signal creates it with the user; ``profile_of`` covers users loaded from
     fixtures without one.
     """
-    return UserProfile.objects.get_or_create(user=user)[0]
+    return profile_of(user)
 
 
 def _remember_language(response, language):

