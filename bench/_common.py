@@ -160,6 +160,13 @@ def cpu_seconds(pids):
     return total
 
 
+def machine_cpu_seconds():
+    """CPU time the whole machine has been busy so far (every core; /proc/stat without idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid):
     """Resident set size of one process in MB (ps -o rss), or None when it is gone."""
     out = subprocess.run(["ps", "-o", "rss=", "-p", str(pid)], capture_output=True, text=True).stdout.strip()

@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shlex
 import subprocess
 import sys
@@ -333,7 +334,7 @@ def drain(ports, workers):
                 response.read()
 
 
-def drive(name, files, ports, args):
+def drive(name, files, ports, args, servers):
     """wrk on every instance at once (one wrk each); returns the summed result."""
     path, mode, _count = files[name]
     results = [None] * len(ports)
@@ -346,10 +347,26 @@ def drive(name, files, ports, args):
                                          clients=args.clients, threads=threads_per_wrk, env=env)
 
     workers = [threading.Thread(target=one, args=(i, p)) for i, p in enumerate(ports)]
+    gunicorn_pids = [pid for server in servers for pid in _common.worker_pids(server.pid)]
+    database_pids = _common.database_pids(args.database_url or "")
+    cpu_before = (_common.cpu_seconds(gunicorn_pids), _common.cpu_seconds(database_pids),
+                  resource.getrusage(resource.RUSAGE_CHILDREN), _common.machine_cpu_seconds())
+    profilers = _start_profilers(name, gunicorn_pids, args) if args.profile else []
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
+    for profiler in profilers:
+        profiler.wait()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy = _common.machine_cpu_seconds() - cpu_before[3]
+    cpu = {
+        "workers": _common.cpu_seconds(gunicorn_pids) - cpu_before[0],
+        "database": _common.cpu_seconds(_common.database_pids(args.database_url or "")) - cpu_before[1],
+        # wrk (and py-spy when profiling): the children reaped while driving
+        "wrk": (children.ru_utime + children.ru_stime) - (cpu_before[2].ru_utime + cpu_before[2].ru_stime),
+        "machine": busy,
+    }
     statuses = {}
     for result in results:
         for code, n in result["statuses"].items():
@@ -372,9 +389,24 @@ def drive(name, files, ports, args):
             r["socket_errors"] for r in results),
         "statuses": statuses,
         "ran_out": fillers > 0,
+        # CPU ms per answered request: gunicorn workers, database backends, wrk, and the whole machine
+        # (kernel, Redis and everything else included; /proc/stat)
+        "cpu_ms": {k: round(1000 * v / max(1, sum(statuses.values()) + fillers), 3) for k, v in cpu.items()},
         "per_instance_req_s": [round(sum(n for c, n in r["statuses"].items() if 200 <= int(c) < 400)
                                      / r["duration_s"], 1) for r in results] if len(results) > 1 else None,
     }
+
+
+def _start_profilers(name, pids, args):
+    """py-spy sampling each worker for the run (--profile): collapsed stacks in bench/results/profile-NAME-PID.txt."""
+    import shutil
+
+    spy = shutil.which("py-spy") or str(Path(_common.PYTHON).parent / "py-spy")
+    if not Path(spy).exists():
+        sys.exit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    return [subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(args.duration), "--rate", "250",
+                              "--format", "raw", "--nonblocking", "-o", str(RESULTS / f"profile-{name}-{pid}.txt")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for pid in pids]
 
 
 def build_dataset(url, dataset_args):
@@ -405,6 +437,8 @@ def main(argv=None):
                              "production with several processes uses Redis, e.g. redis://127.0.0.1:6379/3.")
     parser.add_argument("--report-query", default="",
                         help='Appended to the class report URL, e.g. "?sort=overall" (default: none).')
+    parser.add_argument("--profile", action="store_true",
+                        help="Sample every gunicorn worker with py-spy while driving (bench/results/profile-*.txt).")
     parser.add_argument("--write-docs", action="store_true",
                         help=f'Write the results into docs/performance.md, "{SECTION}".')
     args = parser.parse_args(argv)
@@ -454,13 +488,15 @@ def main(argv=None):
     try:
         alone = warm_up(ports, files, only, args.workers)
         for name in only:
-            result = drive(name, files, ports, args)
+            result = drive(name, files, ports, args, servers)
             result["alone_ms"] = alone.get(name)
             drain(ports, args.workers)
             results.append(result)
             print(f"  {name:10s} {result['req_s']:8.1f} req/s  p50 {_ms(result['p50_ms'])}  "
                   f"p99 {_ms(result['p99_ms'])}  not ok {result['not_ok']}"
-                  + ("  (ran out of prepared POSTs)" if result["ran_out"] else ""), flush=True)
+                  + ("  (ran out of prepared POSTs)" if result["ran_out"] else "")
+                  + "  CPU ms/request: " + ", ".join(f"{k} {v:.2f}" for k, v in result["cpu_ms"].items()),
+                  flush=True)
         for server in servers:
             for pid in _common.worker_pids(server.pid):
                 rss[pid] = _common.rss_mb(pid)

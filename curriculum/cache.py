@@ -130,9 +130,13 @@ def current_version():
     return version
 
 
-def snapshot(grade) -> Snapshot:
-    """The curriculum of ``grade`` (None: the grade-less chapters only), from memory, the cache or the database."""
-    version = current_version()
+def snapshot(grade, *, version=None) -> Snapshot:
+    """The curriculum of ``grade`` (None: the grade-less chapters only), from memory, the cache or the database.
+
+    ``version``: the current version when the caller has just read it (progress/versions.py reads it
+    with a cached page, in one round trip); else it is read here.
+    """
+    version = version or current_version()
     if version is None:  # the cache is unreachable: read the database, keep nothing
         return build(grade)
     now = time.time()

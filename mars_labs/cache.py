@@ -16,7 +16,7 @@ import functools
 import logging
 import time
 
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -74,6 +74,28 @@ def _stored_nothing(data, *args, **kwargs):
     return list(data)  # set_many: the keys that were not stored
 
 
+class ReusingRedisCacheClient(RedisCacheClient):
+    """Django's client, keeping one ``redis.Redis`` per connection pool instead of building one per call.
+
+    Django makes a new ``Redis`` object for every operation (its response-callback tables included):
+    about a twentieth of a cached dashboard hit. A ``Redis`` over a pool is safe to share between
+    threads; the pool still hands each command its own connection.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._clients = {}
+
+    def get_client(self, key=None, *, write=False):
+        index = self._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            if index not in self._pools:  # as Django's _get_connection_pool, for this index
+                self._pools[index] = self._pool_class.from_url(self._servers[index], **self._pool_options)
+            client = self._clients[index] = self._client(connection_pool=self._pools[index])
+        return client
+
+
 class DegradingRedisCache(RedisCache):
     """Django's RedisCache, where an unreachable Redis means a miss (see the module docstring)."""
 
@@ -81,6 +103,7 @@ class DegradingRedisCache(RedisCache):
         params = {**params, "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0,
                                         **params.get("OPTIONS", {})}}
         super().__init__(server, params)
+        self._class = ReusingRedisCacheClient
         self._location = server if isinstance(server, str) else ",".join(server)
         self._down_until = 0.0
 

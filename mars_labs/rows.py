@@ -46,3 +46,20 @@ def from_row(row, models, db):
             values[i] = convert(values[i], expression, connection)
         instances.append(model.from_db(db, names, values))
     return instances
+
+
+def converter(model, name, db):
+    """``convert(value)``: what the ORM makes of a value of ``model``'s field ``name`` read from ``db``."""
+    connection = connections[db]
+    key = (connection.alias, model, name)
+    if key not in _CONVERTERS:
+        expression = model._meta.get_field(name).get_col(model._meta.db_table)
+        steps = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
+
+        def convert(value):
+            for step in steps:
+                value = step(value, expression, connection)
+            return value
+
+        _CONVERTERS[key] = convert
+    return _CONVERTERS[key]

@@ -22,8 +22,12 @@ import datetime
 import hashlib
 from dataclasses import dataclass
 
+from django.http import HttpResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.crypto import salted_hmac
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
@@ -154,38 +158,75 @@ def build_dashboard(*, learner, today=None, profile=None, snapshot=None) -> Stud
     )
 
 
-def _cache_key(learner, profile, snapshot, today):
-    """Names everything the rendered dashboard depends on; any change makes a new key.
+def _cache_key(learner, profile, today):
+    """Names everything the rendered dashboard depends on but the curriculum; any change makes a new key.
 
     The learner's progress, events and paths (``progress_version``, progress/versions.py), the
-    profile and name it shows, the curriculum (the snapshot's version), the language it is written
-    in and the day (the activity chart ends today).
+    profile and name it shows, the language it is written in and the day (the activity chart ends
+    today). The curriculum's version is checked beside the key (``cached_html(curriculum=True)``).
     """
     shown = (profile.updated_at, profile.grade, profile.background_level, learner.username, learner.first_name,
              learner.last_name, learner.email)
     fingerprint = hashlib.blake2b(repr(shown).encode(), digest_size=8).hexdigest()
     return (f"dashboard:{curriculum_cache.database_tag()}:{learner.pk}:{profile.progress_version}:"
-            f"{snapshot.version}:{translation.get_language()}:{today.isoformat()}:{fingerprint}")
+            f"{profile.grade}:{translation.get_language()}:{today.isoformat()}:{fingerprint}")
+
+
+def _render_fragment(learner, profile, today, version):
+    snapshot = curriculum_cache.snapshot(profile.grade, version=version)
+    dashboard = build_dashboard(learner=learner, today=today, profile=profile, snapshot=snapshot)
+    return render_to_string("progress/_dashboard.html", {"dashboard": dashboard, "user": learner})
 
 
 def dashboard_html(learner) -> str:
     """The dashboard's content for ``learner`` as HTML: from the cache while nothing it shows has changed.
 
-    A cached copy costs one cache ``get`` (no query: the version and profile came with the user).
-    Rendering it afresh costs the queries of ``build_dashboard`` and most of the page's time (the
-    subject cards, rings and chart: docs/performance.md "District scale"). The fragment holds
-    nothing tied to the request (no CSRF token, no messages: base.html draws those each time).
-    ``PROGRESS_CACHE_SECONDS`` bounds how long a change made behind the engine's back (raw SQL)
-    can go unseen; 0 turns the cache off.
+    A cached copy costs one cache round trip, the page and the curriculum version together (no
+    query: the progress version and profile came with the user). Rendering it afresh costs the
+    queries of ``build_dashboard`` and most of the page's time (the subject cards, rings and chart:
+    docs/performance.md "District scale"). The fragment holds nothing tied to the request (no CSRF
+    token, no messages: base.html draws those each time). ``PROGRESS_CACHE_SECONDS`` bounds how long
+    a change made behind the engine's back (raw SQL) can go unseen; 0 turns the cache off.
     """
     today = timezone.localdate()
     profile = profile_of(learner)
-    snapshot = curriculum_cache.snapshot(profile.grade)
-    key = _cache_key(learner, profile, snapshot, today) if snapshot.version else None
+    html = progress_versions.cached_html(
+        _cache_key(learner, profile, today), lambda version: _render_fragment(learner, profile, today, version),
+        level=1, curriculum=True,
+    )
+    return mark_safe(html)  # noqa: S308 - our own template
 
-    def render():
-        dashboard = build_dashboard(learner=learner, today=today, profile=profile, snapshot=snapshot)
-        return render_to_string("progress/_dashboard.html", {"dashboard": dashboard, "user": learner})
 
-    # ~30 KB of HTML, ~4 KB stored (0.13 ms to compress once, 0.06 ms to read).
-    return mark_safe(progress_versions.cached_html(key, render, level=1))  # noqa: S308 - our own template
+def _has_messages(request):
+    storage = getattr(request, "_messages", None)
+    return storage is not None and len(storage) > 0  # len() reads them without marking them shown
+
+
+def dashboard_response(request) -> HttpResponse:
+    """The learner's whole dashboard page, chrome included, from the cache while nothing on it has changed.
+
+    A learner's plain ``GET /`` (no query string, no flash message waiting) is stored as the whole
+    page: what base.html draws around the content depends on nothing but what the cache key names
+    (the learner's names, the language, that this is "/" for the language switcher's ``next``)
+    and the CSRF token. The token is drawn as a placeholder that only the server can name (an
+    HMAC of the key under ``SECRET_KEY``) and replaced on every response by this request's own
+    masked token (``get_token``, which also sets the cookie when there is none, as rendering the
+    tag does). A hit is then one cache round trip and a string replacement, instead of rendering
+    base.html. Anything else (messages, a query string) renders the page around the cached
+    content as before.
+    """
+    learner = request.user
+    if request.GET or _has_messages(request):
+        return render(request, "progress/home.html", {"dashboard_html": dashboard_html(learner)})
+    today = timezone.localdate()
+    profile = profile_of(learner)
+    key = f"page:{_cache_key(learner, profile, today)}"
+    placeholder = salted_hmac("progress.dashboard.csrf-placeholder", key).hexdigest()
+
+    def render_page(version):
+        content = mark_safe(_render_fragment(learner, profile, today, version))  # noqa: S308 - our own template
+        return render_to_string("progress/home.html", {"dashboard_html": content, "csrf_token": placeholder},
+                                request=request)
+
+    page = progress_versions.cached_html(key, render_page, level=1, curriculum=True)
+    return HttpResponse(page.replace(placeholder, get_token(request)))

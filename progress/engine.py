@@ -45,9 +45,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connections, router, transaction
-from django.db.models import Case, Count, Exists, F, FilteredRelation, FloatField, OuterRef, Q, Subquery, Sum, When
-from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, Coalesce, TruncDate
+from django.db.models import Case, Count, Exists, F, FilteredRelation, OuterRef, Q, Subquery, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -1361,6 +1360,8 @@ class SnapshotIndex:
     ``{step_id: n}``, the step's place in ``curriculum_states`` order;
     ``interactive``: the ids of the simulation (interactive) steps; ``step_info``:
     ``{step_id: (chapter_id, subject_id or None outside the curriculum, interactive)}``;
+    ``step_of_text``: ``{id as text: step_id}`` in both spellings (hex, as SQLite stores a UUID, and
+    with dashes, as PostgreSQL writes one);
     ``subjects``: ``[(subject, [its curriculum chapters])]`` in roll-up order
     (``rollups_from_states``); ``simulations_total``: ``{subject_id:
     interactive steps in its curriculum chapters}``. Read-only.
@@ -1373,6 +1374,7 @@ class SnapshotIndex:
         for step in snapshot.steps:
             self.steps_of[step.chapter_id].append(step)
         self.chapter_of, self.position, self.interactive, self.step_info = {}, {}, set(), {}
+        self.step_of_text = {}  # the id as text, as SQLite stores a UUID (hex) and PostgreSQL writes one -> UUID
         self.simulations_total, by_subject = {}, {}
         for chapter in snapshot.chapters:  # curriculum_states order
             if chapter.in_curriculum:
@@ -1383,6 +1385,7 @@ class SnapshotIndex:
                 self.step_info[step.id] = (chapter.id, chapter.subject_id if chapter.in_curriculum else None,
                                            step.step_type == StepType.INTERACTIVE)
                 self.position[step.id] = len(self.position)
+                self.step_of_text[step.id.hex] = self.step_of_text[str(step.id)] = step.id
                 if step.step_type == StepType.INTERACTIVE:
                     self.interactive.add(step.id)
                     if chapter.in_curriculum:
@@ -1414,6 +1417,15 @@ def snapshot_index(snapshot) -> SnapshotIndex:
     return index
 
 
+# The learner's rows for CurriculumFrontier: a done row's time and JSON are never read (see chapter_states).
+_FRONTIER_SQL = """
+SELECT id{text}, step_id{text}, status, completion_percentage,
+       CASE WHEN status IN (%s, %s) THEN NULL ELSE updated_at END,
+       CASE WHEN status IN (%s, %s) THEN NULL ELSE progress_data END
+FROM {table} WHERE user_id = %s
+"""
+
+
 class CurriculumFrontier:
     """The learner's curriculum as ``curriculum_states`` sees it, computed only where a page looks.
 
@@ -1436,21 +1448,24 @@ class CurriculumFrontier:
         self.has_progress = False  # a curriculum step the learner has started
         self.interactive_done = {}  # {subject_id: simulations done}
         done = tuple(s.value for s in DONE_STATUSES)
-        live = ~Q(status__in=DONE_STATUSES)  # a done row's time and JSON are never read (see chapter_states)
-        rows = LearningProgress.objects.filter(user=learner).values_list(
-            "id", "step_id", "status", "completion_percentage",
-            Case(When(live, then=F("updated_at")), default=None),
-            Case(When(live, then=F("progress_data")), default=None),
-        )
-        step_info, done_counts, interactive_done = self.index.step_info, self.done_counts, self.interactive_done
+        db = router.db_for_read(LearningProgress)
+        connection = connections[db]
+        # Ids come as text and are looked up in the snapshot's {text: UUID} map: no UUID is built per row.
+        text = "::text" if connection.vendor == "postgresql" else ""
+        with connection.cursor() as cursor:
+            cursor.execute(_FRONTIER_SQL.format(text=text, table=LearningProgress._meta.db_table),
+                           [*done, *done, learner.pk])
+            rows = cursor.fetchall()
+        step_of_text, step_info = self.index.step_of_text, self.index.step_info
+        done_counts, interactive_done = self.done_counts, self.interactive_done
         in_progress, not_started = Status.IN_PROGRESS.value, Status.NOT_STARTED.value
         for values in rows:
-            step_id, status = values[1], values[2]
-            info = step_info.get(step_id)
-            if info is None:
+            step_id = step_of_text.get(values[1])
+            if step_id is None:
                 continue  # a step outside the learner's curriculum and its prerequisite chapters
+            status = values[2]
             self._values[step_id] = values
-            chapter_id, subject_id, interactive = info  # subject_id None: a prerequisite chapter outside
+            chapter_id, subject_id, interactive = step_info[step_id]  # subject_id None: a prerequisite outside
             if status in done:
                 done_counts[chapter_id] = done_counts.get(chapter_id, 0) + 1
                 if interactive and subject_id is not None:
@@ -1459,7 +1474,7 @@ class CurriculumFrontier:
                 self.in_progress.append(step_id)
             if subject_id is not None and status != not_started:
                 self.has_progress = True
-        self._rows, self._states, self._test_out_ids = {}, {}, None
+        self._db, self._rows, self._states, self._test_out_ids = db, {}, {}, None
 
     def row(self, step_id):
         """The learner's LearningProgress for ``step_id`` (a done row without its JSON and times), or None."""
@@ -1468,13 +1483,14 @@ class CurriculumFrontier:
         values = self._values.get(step_id)
         row = None
         if values is not None:
-            pk, step_id, status, percentage, updated_at, data = values
+            pk, _step_text, status, percentage, updated_at, data = values
             names = ["id", "user_id", "step_id", "status", "completion_percentage"]
-            loaded = [pk, self.learner.pk, step_id, status, percentage]
+            loaded = [uuid.UUID(pk), self.learner.pk, step_id, status, percentage]
             if status not in DONE_STATUSES:  # concrete field order: progress_data comes before updated_at
                 names += ["progress_data", "updated_at"]
-                loaded += [data, updated_at]
-            row = LearningProgress.from_db(LearningProgress.objects.db, names, loaded)
+                loaded += [raw_rows.converter(LearningProgress, "progress_data", self._db)(data),
+                           raw_rows.converter(LearningProgress, "updated_at", self._db)(updated_at)]
+            row = LearningProgress.from_db(self._db, names, loaded)
         self._rows[step_id] = row
         return row
 
@@ -1762,25 +1778,34 @@ def active_minutes_by_day(*, learner, days=14, today=None) -> list[DayActivity]:
 
     Summed in SQL (one query) from the learner's TIME events' ``data["seconds"]``,
     grouped by calendar day in the current time zone. Writes nothing.
+
+    The days' bounds (local midnights, daylight saving included) are worked out here and the
+    database sorts each event between them with a CASE: no time-zone conversion per row (on
+    SQLite that is a Python function called for every event) and no ORM query to compile.
     """
     today = today or timezone.localdate()
     first = today - datetime.timedelta(days=days - 1)
     tz = timezone.get_current_timezone()
-    start = datetime.datetime.combine(first, datetime.time.min, tzinfo=tz)
-    end = datetime.datetime.combine(today + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz)
-    totals = dict(
-        ProgressEvent.objects.filter(user=learner, kind=EventKind.TIME, created_at__gte=start, created_at__lt=end)
-        .annotate(day=TruncDate("created_at", tzinfo=tz))
-        .values("day")
-        # Float: heartbeats credit tenths of a second (an integer cast fails on PostgreSQL for "4.5").
-        .annotate(seconds=Sum(Cast(KT("data__seconds"), FloatField())))
-        .order_by("day")
-        .values_list("day", "seconds")
-    )
-    return [
-        DayActivity(day=day, seconds=int(totals.get(day) or 0))
-        for day in (first + datetime.timedelta(days=n) for n in range(days))
-    ]
+    bounds = [datetime.datetime.combine(first + datetime.timedelta(days=n), datetime.time.min, tzinfo=tz)
+              for n in range(days + 1)]
+    db = router.db_for_read(ProgressEvent)
+    connection = connections[db]
+    adapt = connection.ops.adapt_datetimefield_value
+    if connection.vendor == "postgresql":
+        # Float: heartbeats credit tenths of a second (an integer cast fails for "4.5").
+        seconds = "(data ->> 'seconds')::double precision"
+    else:
+        seconds = "CAST(json_extract(data, '$.\"seconds\"') AS REAL)"
+    day = " ".join(f"WHEN created_at < %s THEN {n}" for n in range(days - 1))
+    sql = (f"SELECT CASE {day} ELSE {days - 1} END, SUM({seconds}) FROM {ProgressEvent._meta.db_table} "
+           f"WHERE user_id = %s AND kind = %s AND created_at >= %s AND created_at < %s GROUP BY 1")
+    params = [adapt(b) for b in bounds[1:days]] + [learner.pk, EventKind.TIME.value, adapt(bounds[0]),
+                                                    adapt(bounds[days])]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        totals = dict(cursor.fetchall())
+    return [DayActivity(day=first + datetime.timedelta(days=n), seconds=int(totals.get(n) or 0))
+            for n in range(days)]
 
 
 # --------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
-from progress.dashboard import dashboard_html
+from progress.dashboard import dashboard_response
 
 
 @login_required
@@ -11,4 +11,4 @@ def home(request):
     """A learner's dashboard; staff (teachers, admins) get links to where their work is instead."""
     if request.user.is_staff:
         return render(request, "progress/staff_home.html")
-    return render(request, "progress/home.html", {"dashboard_html": dashboard_html(request.user)})
+    return dashboard_response(request)

@@ -1,6 +1,6 @@
-"""The dashboard's per-learner cache (progress/dashboard.py ``dashboard_html``): a visit after any change
-the dashboard shows renders it afresh; a visit after none serves the stored copy; no learner ever gets
-another's. The stored copy is what a fresh render would draw (tests/progress/test_dashboard.py)."""
+"""The dashboard's per-learner cache (progress/dashboard.py ``dashboard_response``, ``dashboard_html``): a
+visit after any change the dashboard shows renders it afresh; a visit after none serves the stored copy; no
+learner ever gets another's. The stored copy is what a fresh render would draw (tests/progress/test_dashboard.py)."""
 
 import datetime
 import re
@@ -42,7 +42,8 @@ def visit(client):
     response = client.get(HOME)
     assert response.status_code == 200
     main = re.search(r"<main.*</main>", response.content.decode(), re.S).group(0)
-    return main, "dashboard" in response.context
+    # A stored page renders no template at all (response.context is None then).
+    return main, response.context is not None and "dashboard" in response.context
 
 
 def steps_done(html):
@@ -173,3 +174,77 @@ def test_a_change_behind_the_engines_back_is_seen_after_the_time_limit(learner, 
     with mock.patch("django.core.cache.backends.locmem.time.time", return_value=9e9):
         html, rendered = visit(learner_client)
     assert rendered and steps_done(html) == "0 / 3"
+
+
+# ---------------------------------------------------------------- the whole page (dashboard_response)
+
+
+def csrf_tokens(response):
+    return re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', response.content.decode())
+
+
+def test_a_stored_page_carries_this_requests_own_csrf_token(client, learner, chapter):
+    from django.middleware.csrf import _unmask_cipher_token
+
+    client = type(client)(enforce_csrf_checks=True)
+    client.force_login(learner)
+    first = client.get(HOME)
+    second = client.get(HOME)
+    assert second.context is None  # served from the cache
+    tokens = csrf_tokens(second)
+    assert len(tokens) == 2  # the language switcher and the log-out form
+    assert tokens != csrf_tokens(first)  # masked afresh per response, never a stored one
+    secret = client.cookies["csrftoken"].value
+    assert {_unmask_cipher_token(t) for t in tokens + csrf_tokens(first)} == {secret}
+    # The placeholder drawn into the stored copy (an HMAC: 64 hex digits) never reaches the browser.
+    assert not re.search(r'value="[0-9a-f]{64}"', second.content.decode())
+    # And the token works: the stored page's form posts.
+    response = client.post(reverse("learners:set_language"),
+                           {"language": "hi", "next": HOME, "csrfmiddlewaretoken": tokens[0]})
+    assert response.status_code == 302
+
+
+def test_a_stored_page_sets_the_csrf_cookie_for_a_browser_without_one(client, learner, chapter):
+    from django.middleware.csrf import _unmask_cipher_token
+
+    client.force_login(learner)
+    client.get(HOME)
+    client.cookies.pop("csrftoken", None)
+    response = client.get(HOME)
+    assert response.context is None
+    assert "csrftoken" in response.cookies
+    assert {_unmask_cipher_token(t) for t in csrf_tokens(response)} == {response.cookies["csrftoken"].value}
+
+
+def test_a_waiting_message_is_shown_on_a_stored_page(learner, learner_client, chapter):
+    visit(learner_client)
+    visit(learner_client)
+    response = learner_client.post(reverse("learners:profile"), {
+        "first_name": "Asha", "last_name": "Verma", "email": "", "grade": 12, "background_level": "beginner",
+        "preferred_language": "en",
+    }, follow=False)
+    assert response.status_code == 302
+    page = learner_client.get(HOME)
+    assert 'class="messages"' in page.content.decode()
+    # Shown once: the next visit is the plain (stored) page again.
+    again = learner_client.get(HOME)
+    assert 'class="messages"' not in again.content.decode()
+
+
+def test_a_query_string_is_never_stored_as_the_page(learner_client, chapter):
+    visit(learner_client)
+    response = learner_client.get(HOME + "?next=%2Fevil")
+    assert response.status_code == 200
+    assert 'name="next" value="/?next=%2Fevil"' in response.content.decode()
+    plain = learner_client.get(HOME)
+    assert 'name="next" value="/"' in plain.content.decode() and "evil" not in plain.content.decode()
+
+
+def test_the_navigation_of_a_stored_page_names_its_own_learner(client, learner, chapter):
+    other = UserFactory(username="ravi", first_name="Ravi", last_name="Rao", grade=12)
+    for user in (learner, other, learner, other):
+        client.force_login(user)
+        response = client.get(HOME)
+        nav = re.search(r"<nav.*</nav>", response.content.decode(), re.S).group(0)
+        assert user.get_full_name() in nav
+        assert (other if user == learner else learner).get_full_name() not in nav
