@@ -349,7 +349,7 @@ def drive(name, files, ports, args, servers):
     workers = [threading.Thread(target=one, args=(i, p)) for i, p in enumerate(ports)]
     gunicorn_pids = [pid for server in servers for pid in _common.worker_pids(server.pid)]
     database_pids = _common.database_pids(args.database_url or "")
-    cpu_before = (_common.cpu_seconds(gunicorn_pids), _common.cpu_seconds(database_pids),
+    cpu_before = (_common.cpu_seconds(gunicorn_pids), {pid: _common.cpu_seconds([pid]) for pid in database_pids},
                   resource.getrusage(resource.RUSAGE_CHILDREN), _common.machine_cpu_seconds())
     profilers = _start_profilers(name, gunicorn_pids, args) if args.profile else []
     for worker in workers:
@@ -362,7 +362,9 @@ def drive(name, files, ports, args, servers):
     busy = _common.machine_cpu_seconds() - cpu_before[3]
     cpu = {
         "workers": _common.cpu_seconds(gunicorn_pids) - cpu_before[0],
-        "database": _common.cpu_seconds(_common.database_pids(args.database_url or "")) - cpu_before[1],
+        # backends that started during the run count from zero
+        "database": sum(_common.cpu_seconds([pid]) - cpu_before[1].get(pid, 0.0)
+                        for pid in _common.database_pids(args.database_url or "")),
         # wrk (and py-spy when profiling): the children reaped while driving
         "wrk": (children.ru_utime + children.ru_stime) - (cpu_before[2].ru_utime + cpu_before[2].ru_stime),
         "machine": busy,
@@ -404,8 +406,10 @@ def _start_profilers(name, pids, args):
     spy = shutil.which("py-spy") or str(Path(_common.PYTHON).parent / "py-spy")
     if not Path(spy).exists():
         sys.exit("--profile needs py-spy: .venv/bin/pip install py-spy")
-    return [subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(args.duration), "--rate", "250",
-                              "--format", "raw", "--nonblocking", "-o", str(RESULTS / f"profile-{name}-{pid}.txt")],
+    options = ["--duration", str(args.duration), "--rate", "250", "--format", "raw", "--nonblocking",
+               *(["--idle"] if args.profile == "wall" else [])]
+    return [subprocess.Popen([spy, "record", "--pid", str(pid), *options,
+                              "-o", str(RESULTS / f"profile-{name}-{pid}.txt")],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for pid in pids]
 
 
@@ -437,8 +441,9 @@ def main(argv=None):
                              "production with several processes uses Redis, e.g. redis://127.0.0.1:6379/3.")
     parser.add_argument("--report-query", default="",
                         help='Appended to the class report URL, e.g. "?sort=overall" (default: none).')
-    parser.add_argument("--profile", action="store_true",
-                        help="Sample every gunicorn worker with py-spy while driving (bench/results/profile-*.txt).")
+    parser.add_argument("--profile", choices=("cpu", "wall"), default=None,
+                        help="Sample every gunicorn worker with py-spy while driving (bench/results/profile-*.txt): "
+                             "cpu (running) or wall (waiting too: locks, sleeps, the network).")
     parser.add_argument("--write-docs", action="store_true",
                         help=f'Write the results into docs/performance.md, "{SECTION}".')
     args = parser.parse_args(argv)

@@ -13,7 +13,7 @@ from .settings import *  # noqa: F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "mars_labs.sqlite3":  # noqa: F405
     # A file, not Django's default in-memory database: the concurrency tests
     # need real SQLite locking (WAL + IMMEDIATE) between threads. One file per
     # process, so two test runs on one machine never share (and break) it.

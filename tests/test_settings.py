@@ -27,7 +27,7 @@ CONFIG_VARIABLES = {
     "HEARTBEAT_MAX_SECONDS", "LOG_LEVEL", "API_RATE_LIMIT", "SIMULATION_FRAME_SOURCES", "AXES_FAILURE_LIMIT",
     "AXES_COOLOFF_MINUTES", "REMEDIAL_AFTER_FAILED_ATTEMPTS", "DATABASE_PREPARED_STATEMENTS",
     "DATABASE_POOL", "DATABASE_POOL_MIN_SIZE", "DATABASE_POOL_MAX_SIZE", "DATABASE_POOL_TIMEOUT",
-    "CURRICULUM_CACHE_SECONDS",
+    "CURRICULUM_CACHE_SECONDS", "SQLITE_WAL_AUTOCHECKPOINT",
     # The browser tests set this for Playwright; a deployment never has it (check --deploy warns).
     "DJANGO_ALLOW_ASYNC_UNSAFE",
 }
@@ -177,10 +177,27 @@ def test_settings_production_passes_deploy_checklist():
     assert "no issues" in result.stdout
 
 
+@pytest.mark.parametrize("value", ["0", "-1", "99", "lots"])
+def test_settings_sqlite_wal_autocheckpoint_out_of_range_refused(value):
+    result = start(SQLITE_WAL_AUTOCHECKPOINT=value)
+
+    assert_refused_with_one_line(result, "SQLITE_WAL_AUTOCHECKPOINT")
+
+
+def test_settings_sqlite_wal_autocheckpoint_reaches_the_connection():
+    code = (f"{SETUP}; from django.db import connection; "
+            "print(connection.cursor().execute('PRAGMA wal_autocheckpoint').fetchone()[0])")
+    default = run("-c", code, DATABASE_URL="sqlite:////tmp/mars-settings-wal.sqlite3")
+    chosen = run("-c", code, DATABASE_URL="sqlite:////tmp/mars-settings-wal.sqlite3", SQLITE_WAL_AUTOCHECKPOINT="2500")
+
+    assert default.stdout.split() == ["10000"], default.stderr
+    assert chosen.stdout.split() == ["2500"], chosen.stderr
+
+
 def test_settings_sqlite_default_uses_wal_and_immediate_transactions():
     database = settings_after_start("DATABASES")["DATABASES"]["default"]
 
-    assert database["ENGINE"] == "django.db.backends.sqlite3"
+    assert database["ENGINE"] == "mars_labs.sqlite3"  # Django's, with writers queued on a file lock
     assert database["NAME"] == str(REPO_ROOT / "db.sqlite3")
     assert database["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     assert "journal_mode=WAL" in database["OPTIONS"]["init_command"]
