@@ -120,7 +120,8 @@ def build_dashboard(*, learner, today=None, profile=None, snapshot=None) -> Stud
     """Everything the student dashboard shows for ``learner`` (reads only; bounded queries)."""
     today = today or timezone.localdate()
     profile = profile or profile_of(learner)
-    paths = learning_paths.ensure_active_paths(learner=learner, profile=profile)
+    # The main path's step order is read only if two steps of one chapter are open at once (next_steps).
+    paths = learning_paths.ensure_active_paths(learner=learner, profile=profile, main_sequence=False)
     frontier = engine.CurriculumFrontier(
         learner=learner, snapshot=snapshot or curriculum_cache.snapshot(profile.grade), paths=paths
     )

@@ -1695,7 +1695,6 @@ def next_steps(*, learner, limit=3, states=None, rollups=None, paths=None, front
         states = curriculum_states(learner=learner, paths=paths) if states is None else states
         frontier = _EagerStates(states, remedial)
     rollups = subject_rollups(learner=learner) if rollups is None else rollups
-    sequence = main_path.steps_sequence if main_path else []
     position = {}  # {step_id: place on the main path}, built the first time two candidates need ordering
     omitted = main_path.omitted if main_path else {}
     remedial_chapters = {p.chapter_id for p in remedial}
@@ -1734,9 +1733,9 @@ def next_steps(*, learner, limit=3, states=None, rollups=None, paths=None, front
                 continue  # every step done, or the chapter locked: nothing to suggest, no step states needed
             chapter_state = frontier.state(chapter)
             candidates = [s for s in chapter_state.steps if not s.is_done and s.is_available]
-            if sequence and len(candidates) > 1:
-                if not position:
-                    position.update((step_id, i) for i, step_id in enumerate(sequence))
+            if main_path is not None and len(candidates) > 1:
+                if not position:  # (the dashboard loads the path without its sequence until here)
+                    position.update((step_id, i) for i, step_id in enumerate(main_path.steps_sequence))
                 candidates.sort(key=lambda s: position.get(str(s.step.pk), len(position)))
             for state in candidates:
                 item = Recommendation(state=state, reason=reason)

@@ -147,20 +147,32 @@ def plan_main_path(*, learner, profile=None) -> PathPlan:
     return plan
 
 
-def active_paths(*, learner):
-    """``(main_path or None, [active remedial paths])`` in one query."""
+def active_paths(*, learner, main_sequence=True):
+    """``(main_path or None, [active remedial paths])`` in one query.
+
+    ``main_sequence=False``: the main path comes without its ``steps_sequence``, read (one query)
+    only if something asks for it. That is every step of the class in order, about 160 KB of JSON
+    at district scale, which the dashboard needs only to order two steps open at once in one
+    chapter. Remedial paths (a few steps each) keep theirs, in one more query when there are any.
+    """
     main, remedial = None, []
-    for path in LearningPath.objects.filter(user=learner, is_active=True).order_by("created_at"):
+    paths = LearningPath.objects.filter(user=learner, is_active=True).order_by("created_at")
+    for path in paths if main_sequence else paths.defer("steps_sequence"):
         if path.path_type == PathType.REMEDIAL:
             remedial.append(path)
         else:
             main = path
+    if remedial and not main_sequence:
+        sequences = dict(LearningPath.objects.filter(pk__in=[p.pk for p in remedial])
+                         .values_list("pk", "steps_sequence"))
+        for path in remedial:
+            path.steps_sequence = sequences[path.pk]
     return main, remedial
 
 
-def ensure_active_paths(*, learner, profile=None):
+def ensure_active_paths(*, learner, profile=None, main_sequence=True):
     """``active_paths``, building the main path first if the learner has none yet (its first page view)."""
-    main, remedial = active_paths(learner=learner)
+    main, remedial = active_paths(learner=learner, main_sequence=main_sequence)
     if main is None and (profile or UserProfile.objects.get(user=learner)).grade is not None:
         main = rebuild_main_path(learner=learner).path
     return main, remedial
