@@ -413,6 +413,12 @@ def _start_profilers(name, pids, args):
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for pid in pids]
 
 
+def _workers(settings):
+    if settings.get("worker_class", "sync") == "sync":
+        return "sync workers"
+    return f"{settings['worker_class']} workers × {settings['threads']} threads"
+
+
 def build_dataset(url, dataset_args):
     command = [_common.PYTHON, str(_common.ROOT / "bench" / "make_dataset.py"), "--database-url", url,
                *shlex.split(dataset_args)]
@@ -431,6 +437,9 @@ def main(argv=None):
     parser.add_argument("--duration", type=int, default=15, help="Seconds of load per endpoint (default 15).")
     parser.add_argument("--clients", type=int, default=8, help="Concurrent connections per instance (default 8).")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per instance (default 2).")
+    parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"),
+                        help="gunicorn worker class (default sync; gthread keeps connections alive).")
+    parser.add_argument("--threads", type=int, default=1, help="Threads per gthread worker (default 1).")
     parser.add_argument("--instances", type=int, choices=(1, 2), default=1,
                         help="2: two gunicorns on two ports against the same database, one wrk each; req/s summed.")
     parser.add_argument("--only", default=None, help=f"Comma-separated endpoints among {', '.join(ENDPOINTS)}.")
@@ -485,7 +494,8 @@ def main(argv=None):
     worker_env = {**os.environ, **env}
     servers = [
         # A long timeout: a slow page must be measured as slow, not killed and retried.
-        _common.start_gunicorn(worker_env, port=port, workers=args.workers, log_path=log, extra=("--timeout", "300"))
+        _common.start_gunicorn(worker_env, port=port, workers=args.workers, worker_class=args.worker_class,
+                               threads=args.threads, log_path=log, extra=("--timeout", "300"))
         for port, log in zip(ports, logs, strict=True)
     ]
     results, rss = [], {}
@@ -536,6 +546,7 @@ def main(argv=None):
         "machine": info,
         "dataset": facts,
         "settings": {"duration_s": args.duration, "clients": args.clients, "workers": args.workers,
+                     "worker_class": args.worker_class, "threads": args.threads,
                      "instances": args.instances, "cache": _common.redacted(args.cache_url)},
         "load_average_1m": [round(load_before, 2), round(load_after, 2)],
         "results": results,
@@ -616,7 +627,7 @@ def write_docs(summary):
         "",
         f"Measured {summary['when']}: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gb']} GB memory, Linux "
         f"{m['kernel']}; Python {m['python']}, Django {m['django']}, gunicorn {m['gunicorn']}, {m['database']}, "
-        f"{m['wrk']}. gunicorn: {settings['instances']} × {settings['workers']} sync workers; wrk: "
+        f"{m['wrk']}. gunicorn: {settings['instances']} × {settings['workers']} {_workers(settings)}; wrk: "
         f"{settings['clients']} connections per instance, {settings['duration_s']} s per endpoint; "
         f"cache `{settings.get('cache', 'locmemcache://')}`. "
         f"1-minute load average {summary['load_average_1m'][0]} before, {summary['load_average_1m'][1]} after.",

@@ -38,6 +38,7 @@ import datetime
 import enum
 import json
 import math
+import operator
 import re
 import unicodedata
 import uuid
@@ -1360,8 +1361,9 @@ class SnapshotIndex:
     ``{step_id: n}``, the step's place in ``curriculum_states`` order;
     ``interactive``: the ids of the simulation (interactive) steps; ``step_info``:
     ``{step_id: (chapter_id, subject_id or None outside the curriculum, interactive)}``;
-    ``step_of_text``: ``{id as text: step_id}`` in both spellings (hex, as SQLite stores a UUID, and
-    with dashes, as PostgreSQL writes one);
+    ``info_of_text``: ``step_info`` by the id as text in both spellings (hex, as SQLite stores a
+    UUID, and with dashes, as PostgreSQL writes one), with places in ``chapter_ids`` and
+    ``subject_ids`` instead of UUIDs;
     ``subjects``: ``[(subject, [its curriculum chapters])]`` in roll-up order
     (``rollups_from_states``); ``simulations_total``: ``{subject_id:
     interactive steps in its curriculum chapters}``. Read-only.
@@ -1374,9 +1376,16 @@ class SnapshotIndex:
         for step in snapshot.steps:
             self.steps_of[step.chapter_id].append(step)
         self.chapter_of, self.position, self.interactive, self.step_info = {}, {}, set(), {}
-        self.step_of_text = {}  # the id as text, as SQLite stores a UUID (hex) and PostgreSQL writes one -> UUID
+        # For CurriculumFrontier: {a step id as text (both spellings): (step id, its chapter's place in
+        # chapter_ids, its subject's place in subject_ids or None outside the curriculum, interactive)}.
+        self.info_of_text, self.chapter_ids, subject_at = {}, [c.id for c in snapshot.chapters], {}
+        self.subject_ids = []
+        for chapter in snapshot.chapters:
+            if chapter.in_curriculum and chapter.subject_id not in subject_at:
+                subject_at[chapter.subject_id] = len(self.subject_ids)
+                self.subject_ids.append(chapter.subject_id)
         self.simulations_total, by_subject = {}, {}
-        for chapter in snapshot.chapters:  # curriculum_states order
+        for chapter_at, chapter in enumerate(snapshot.chapters):  # curriculum_states order
             if chapter.in_curriculum:
                 by_subject.setdefault(chapter.subject_id, (chapter.subject, []))[1].append(chapter)
                 self.simulations_total.setdefault(chapter.subject_id, 0)
@@ -1385,7 +1394,9 @@ class SnapshotIndex:
                 self.step_info[step.id] = (chapter.id, chapter.subject_id if chapter.in_curriculum else None,
                                            step.step_type == StepType.INTERACTIVE)
                 self.position[step.id] = len(self.position)
-                self.step_of_text[step.id.hex] = self.step_of_text[str(step.id)] = step.id
+                info = (step.id, chapter_at, subject_at.get(chapter.subject_id) if chapter.in_curriculum else None,
+                        step.step_type == StepType.INTERACTIVE)
+                self.info_of_text[step.id.hex] = self.info_of_text[str(step.id)] = info
                 if step.step_type == StepType.INTERACTIVE:
                     self.interactive.add(step.id)
                     if chapter.in_curriculum:
@@ -1442,7 +1453,6 @@ class CurriculumFrontier:
         self.learner, self.paths = learner, paths
         self.index = snapshot_index(snapshot)
         self.curriculum_chapters = self.index.curriculum_chapters
-        self._values = {}  # {step_id: row values} of the snapshot's steps
         self.done_counts = {}  # {chapter_id: steps done}
         self.in_progress = []  # step ids of rows in progress in the curriculum
         self.has_progress = False  # a curriculum step the learner has started
@@ -1456,31 +1466,37 @@ class CurriculumFrontier:
             cursor.execute(_FRONTIER_SQL.format(text=text, table=LearningProgress._meta.db_table),
                            [*done, *done, learner.pk])
             rows = cursor.fetchall()
-        step_of_text, step_info = self.index.step_of_text, self.index.step_info
-        done_counts, interactive_done = self.done_counts, self.interactive_done
+        # Counted under small ints (a chapter's place, a subject's) and keyed by UUID once at the end:
+        # a UUID hashes in Python, and a learner has hundreds of rows.
+        info_of_text, chapter_ids, subject_ids = self.index.info_of_text, self.index.chapter_ids, self.index.subject_ids
+        values_of, done_at, interactive_at, in_progress_ids = {}, {}, {}, self.in_progress
         in_progress, not_started = Status.IN_PROGRESS.value, Status.NOT_STARTED.value
         for values in rows:
-            step_id = step_of_text.get(values[1])
-            if step_id is None:
+            info = info_of_text.get(values[1])
+            if info is None:
                 continue  # a step outside the learner's curriculum and its prerequisite chapters
             status = values[2]
-            self._values[step_id] = values
-            chapter_id, subject_id, interactive = step_info[step_id]  # subject_id None: a prerequisite outside
+            values_of[values[1]] = values
+            step_id, chapter_at, subject_at, interactive = info  # subject_at None: a prerequisite outside
             if status in done:
-                done_counts[chapter_id] = done_counts.get(chapter_id, 0) + 1
-                if interactive and subject_id is not None:
-                    interactive_done[subject_id] = interactive_done.get(subject_id, 0) + 1
-            elif status == in_progress and subject_id is not None:
-                self.in_progress.append(step_id)
-            if subject_id is not None and status != not_started:
+                done_at[chapter_at] = done_at.get(chapter_at, 0) + 1
+                if interactive and subject_at is not None:
+                    interactive_at[subject_at] = interactive_at.get(subject_at, 0) + 1
+            elif status == in_progress and subject_at is not None:
+                in_progress_ids.append(step_id)
+            if subject_at is not None and status != not_started:
                 self.has_progress = True
+        self.done_counts.update((chapter_ids[at], n) for at, n in done_at.items())
+        self.interactive_done.update((subject_ids[at], n) for at, n in interactive_at.items())
+        self._values = values_of  # {step id as the database wrote it: row values}
+        self._text = str if connection.vendor == "postgresql" else operator.attrgetter("hex")
         self._db, self._rows, self._states, self._test_out_ids = db, {}, {}, None
 
     def row(self, step_id):
         """The learner's LearningProgress for ``step_id`` (a done row without its JSON and times), or None."""
         if step_id in self._rows:
             return self._rows[step_id]
-        values = self._values.get(step_id)
+        values = self._values.get(self._text(step_id))
         row = None
         if values is not None:
             pk, _step_text, status, percentage, updated_at, data = values
@@ -1575,7 +1591,8 @@ class CurriculumFrontier:
             return None
         position = self.index.position
         ordered = sorted(self.in_progress, key=position.__getitem__)
-        latest = max(ordered, key=lambda step_id: self._values[step_id][4])
+        # (updated_at as the database sent it: on SQLite its stored text, which sorts as the times do)
+        latest = max(ordered, key=lambda step_id: self._values[self._text(step_id)][4])
         return self.step_state(latest)
 
     def first_available(self):
