@@ -348,9 +348,8 @@ def drive(name, files, ports, args, servers):
 
     workers = [threading.Thread(target=one, args=(i, p)) for i, p in enumerate(ports)]
     gunicorn_pids = [pid for server in servers for pid in _common.worker_pids(server.pid)]
-    database_pids = _common.database_pids(args.database_url or "")
-    cpu_before = (_common.cpu_seconds(gunicorn_pids), {pid: _common.cpu_seconds([pid]) for pid in database_pids},
-                  resource.getrusage(resource.RUSAGE_CHILDREN), _common.machine_cpu_seconds())
+    cpu_before = (_common.cpu_seconds(gunicorn_pids), resource.getrusage(resource.RUSAGE_CHILDREN),
+                  _common.machine_cpu_seconds())
     profilers = _start_profilers(name, gunicorn_pids, args) if args.profile else []
     for worker in workers:
         worker.start()
@@ -359,15 +358,16 @@ def drive(name, files, ports, args, servers):
     for profiler in profilers:
         profiler.wait()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    busy = _common.machine_cpu_seconds() - cpu_before[3]
+    workers_cpu = _common.cpu_seconds(gunicorn_pids) - cpu_before[0]
+    # wrk (and py-spy when profiling): the children reaped while driving
+    wrk_cpu = (children.ru_utime + children.ru_stime) - (cpu_before[1].ru_utime + cpu_before[1].ru_stime)
+    machine_cpu = _common.machine_cpu_seconds() - cpu_before[2]
     cpu = {
-        "workers": _common.cpu_seconds(gunicorn_pids) - cpu_before[0],
-        # backends that started during the run count from zero
-        "database": sum(_common.cpu_seconds([pid]) - cpu_before[1].get(pid, 0.0)
-                        for pid in _common.database_pids(args.database_url or "")),
-        # wrk (and py-spy when profiling): the children reaped while driving
-        "wrk": (children.ru_utime + children.ru_stime) - (cpu_before[2].ru_utime + cpu_before[2].ru_stime),
-        "machine": busy,
+        "workers": workers_cpu, "wrk": wrk_cpu,
+        # the database server (PostgreSQL backends come and go with CONN_MAX_AGE, so they are not
+        # counted one by one), Redis and the kernel: the whole machine's busy time less the two above
+        "rest": machine_cpu - workers_cpu - wrk_cpu,
+        "machine": machine_cpu,
     }
     statuses = {}
     for result in results:
@@ -391,8 +391,8 @@ def drive(name, files, ports, args, servers):
             r["socket_errors"] for r in results),
         "statuses": statuses,
         "ran_out": fillers > 0,
-        # CPU ms per answered request: gunicorn workers, database backends, wrk, and the whole machine
-        # (kernel, Redis and everything else included; /proc/stat)
+        # CPU ms per answered request: gunicorn workers, wrk, the rest (database, Redis, kernel) and the
+        # whole machine (/proc/stat)
         "cpu_ms": {k: round(1000 * v / max(1, sum(statuses.values()) + fillers), 3) for k, v in cpu.items()},
         "per_instance_req_s": [round(sum(n for c, n in r["statuses"].items() if 200 <= int(c) < 400)
                                      / r["duration_s"], 1) for r in results] if len(results) > 1 else None,
@@ -574,16 +574,19 @@ def _ms(value):
 
 
 def table(summary):
-    rows = ["| endpoint | req/s | p50 ms | p99 ms | ratio to baseline | non-2xx/3xx | one at a time, ms |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| endpoint | req/s | p50 ms | p99 ms | ratio to baseline | non-2xx/3xx | one at a time, ms "
+            "| CPU ms per request: workers / machine |",
+            "|---|---|---|---|---|---|---|---|"]
     for r in summary["results"]:
         ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "—"
         note = " (prepared POSTs ran out)" if r["ran_out"] else ""
         per = f" ({' + '.join(str(x) for x in r['per_instance_req_s'])})" if r.get("per_instance_req_s") else ""
         p50, p99 = (r["p50_ms"], r["p99_ms"]) if r["p50_ms"] is not None else ("—", "—")
         alone = r.get("alone_ms")
+        cpu = r.get("cpu_ms")
+        cpu = f"{cpu['workers']:.2f} / {cpu['machine']:.2f}" if cpu else "—"
         rows.append(f"| {r['endpoint']} | {r['req_s']}{per}{note} | {p50} | {p99} | {ratio} | "
-                    f"{r['not_ok']} | {alone if alone is not None else '—'} |")
+                    f"{r['not_ok']} | {alone if alone is not None else '—'} | {cpu} |")
     return "\n".join(rows)
 
 
