@@ -22,6 +22,7 @@ import datetime
 import hashlib
 from dataclasses import dataclass
 
+from django.contrib import messages
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
@@ -199,8 +200,7 @@ def dashboard_html(learner) -> str:
 
 
 def _has_messages(request):
-    storage = getattr(request, "_messages", None)
-    return storage is not None and len(storage) > 0  # len() reads them without marking them shown
+    return len(messages.get_messages(request)) > 0  # len() reads them without marking them shown
 
 
 def dashboard_response(request) -> HttpResponse:

@@ -68,24 +68,16 @@ def cached_html(key, render, *, level=1, curriculum=False) -> str:
     version read is handed on: ``render(version)`` (None when there was none yet).
     """
     seconds = settings.PROGRESS_CACHE_SECONDS
-    if not curriculum:
-        if key is None or not seconds:
-            return render()
-        stored = cache.get(key)
-        if stored is not None:
-            return zlib.decompress(stored).decode()
-        html = render()
-        cache.set(key, zlib.compress(html.encode(), level), seconds)
-        return html
+    draw = render if curriculum else lambda _version: render()
     if key is None or not seconds:
-        return render(None)
-    version_key = curriculum_cache.version_key()
-    found = cache.get_many([version_key, key])
+        return draw(None)
+    version_key = curriculum_cache.version_key() if curriculum else None
+    found = cache.get_many([version_key, key] if curriculum else [key])
     version, stored = found.get(version_key), found.get(key)
-    if stored is not None and version is not None and stored[0] == version:
+    if stored is not None and stored[0] == version and (version is not None or not curriculum):
         return zlib.decompress(stored[1]).decode()
-    html = render(version)
-    if version is not None:  # else the version is created by render's snapshot: store next time
+    html = draw(version)
+    if version is not None or not curriculum:  # else render's snapshot created the version: store next time
         cache.set(key, (version, zlib.compress(html.encode(), level)), seconds)
     return html
 
