@@ -1460,7 +1460,7 @@ class CurriculumFrontier:
         done = tuple(s.value for s in DONE_STATUSES)
         db = router.db_for_read(LearningProgress)
         connection = connections[db]
-        # Ids come as text and are looked up in the snapshot's {text: UUID} map: no UUID is built per row.
+        # Ids come as text, looked up in the snapshot's index by that text: no UUID is built per row.
         text = "::text" if connection.vendor == "postgresql" else ""
         with connection.cursor() as cursor:
             cursor.execute(_FRONTIER_SQL.format(text=text, table=LearningProgress._meta.db_table),
@@ -1591,8 +1591,8 @@ class CurriculumFrontier:
             return None
         position = self.index.position
         ordered = sorted(self.in_progress, key=position.__getitem__)
-        # (updated_at as the database sent it: on SQLite its stored text, which sorts as the times do)
-        latest = max(ordered, key=lambda step_id: self._values[self._text(step_id)][4])
+        updated_at = raw_rows.converter(LearningProgress, "updated_at", self._db)  # as the ORM reads it
+        latest = max(ordered, key=lambda step_id: updated_at(self._values[self._text(step_id)][4]))
         return self.step_state(latest)
 
     def first_available(self):
