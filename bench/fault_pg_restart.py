@@ -255,7 +255,6 @@ def verify(ok_ids, failed_ids):
     api_per_row = {(r["learner_id"], r["step_id"]): r["n"] for r in per_row}
     checks = {
         "every 2xx has its ApiEvent": ok_ids <= stored,
-        "no failed request left an ApiEvent": not (failed_ids & stored),
         "no ApiEvent nobody was answered for": stored <= ok_ids | failed_ids,
         "one engine event per ApiEvent": sum(answered.values()) == len(stored) and answered == Counter(api_per_row),
         "each completion has exactly one COMPLETED event": all(
@@ -377,10 +376,16 @@ def _run_locked(version, *, settle, outage_at, outage, clients, learners, worker
         failed = [r for r in rec.requests if not (isinstance(r[4], int) and r[4] < 300)]
         failed_ids = {r[0] for r in failed}
         checks, rows = verify(ok_ids, failed_ids)
+        # A request whose COMMIT reached PostgreSQL just before it stopped is stored, but its answer
+        # was lost with the connection: "in doubt", as with any database. Its retry must find it.
+        from api.models import ApiEvent
+
+        in_doubt = failed_ids & set(map(str, ApiEvent.objects.filter(event_id__in=failed_ids)
+                                         .values_list("event_id", flat=True)))
 
         # The clients retry what failed, with the same ids: each must now be written exactly once.
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        retried = Counter(post(conn, path, token, body) for _id, body, *_rest in failed)
+        retried = {id_: post(conn, path, token, body) for id_, body, *_rest in failed}
         conn.close()
         retry_checks, rows_after_retry = verify(ok_ids | failed_ids, set())
         gunicorn_alive = gunicorn.poll() is None and sorted(worker_pids(gunicorn.pid)) == workers_before
@@ -404,7 +409,13 @@ def _run_locked(version, *, settle, outage_at, outage, clients, learners, worker
         "/healthz answered 503 during the outage": bool(health_503),
         "/healthz back to 200 without restarting gunicorn": recovered is not None,
         "the same gunicorn workers throughout (none died or was replaced)": gunicorn_alive,
-        "every retried request succeeded": set(retried) <= {"200", "201", 200, 201},
+        "every retried request succeeded": set(retried.values()) <= {200, 201},
+        # Not "no failed request left a row": no client can promise that when the server stops
+        # between a commit and its answer. At most one such commit per worker per stop, each whole
+        # (the checks above), and its retry answered 200 with the first answer, not written twice.
+        "a failed request left its event only when committed as PostgreSQL stopped (retry: 200)": (
+            len(in_doubt) <= 2 * workers and all(retried[i] == 200 for i in in_doubt)
+            and all(retried[i] == 201 for i in failed_ids - in_doubt)),
         "no request failed once PostgreSQL was accepting connections again": not errors_after_up,
         "no request failed after a restart during which the workers were idle (stale connections)":
             not errors_after_quiet,
@@ -431,7 +442,8 @@ def _run_locked(version, *, settle, outage_at, outage, clients, learners, worker
         "requests": {"total": len(rec.requests), "ok": len(rec.requests) - len(errors), "failed": len(errors),
                      "by_status": dict(statuses), "failed_after_pg_up": len(errors_after_up),
                      "failed_after_quiet_restart": len(errors_after_quiet)},
-        "retries": dict(Counter(str(s) for s in retried.elements())),
+        "retries": dict(Counter(str(s) for s in retried.values())),
+        "in_doubt": len(in_doubt),
         "rows": rows,
         "rows_after_retries": rows_after_retry,
         "gunicorn_log_error_lines": sum("Error" in line for line in log_text.splitlines()),
