@@ -1359,11 +1359,10 @@ class SnapshotIndex:
     ``chapter_of``: ``{step_id: chapter}`` for every step of the snapshot;
     ``steps_of``: ``{chapter_id: [steps]}`` in order_index order; ``position``:
     ``{step_id: n}``, the step's place in ``curriculum_states`` order;
-    ``interactive``: the ids of the simulation (interactive) steps; ``step_info``:
-    ``{step_id: (chapter_id, subject_id or None outside the curriculum, interactive)}``;
-    ``info_of_text``: ``step_info`` by the id as text in both spellings (hex, as SQLite stores a
-    UUID, and with dashes, as PostgreSQL writes one), with places in ``chapter_ids`` and
-    ``subject_ids`` instead of UUIDs;
+    ``interactive``: the ids of the simulation (interactive) steps; ``info_of_text``: ``{a step id
+    as text: (step_id, its chapter's place in chapter_ids, its subject's place in subject_ids or None
+    outside the curriculum, interactive)}``, the text in both spellings (hex, as SQLite stores a UUID,
+    and with dashes, as PostgreSQL writes one);
     ``subjects``: ``[(subject, [its curriculum chapters])]`` in roll-up order
     (``rollups_from_states``); ``simulations_total``: ``{subject_id:
     interactive steps in its curriculum chapters}``. Read-only.
@@ -1375,9 +1374,7 @@ class SnapshotIndex:
         self.steps_of = {c.id: [] for c in snapshot.chapters}
         for step in snapshot.steps:
             self.steps_of[step.chapter_id].append(step)
-        self.chapter_of, self.position, self.interactive, self.step_info = {}, {}, set(), {}
-        # For CurriculumFrontier: {a step id as text (both spellings): (step id, its chapter's place in
-        # chapter_ids, its subject's place in subject_ids or None outside the curriculum, interactive)}.
+        self.chapter_of, self.position, self.interactive = {}, {}, set()
         self.info_of_text, self.chapter_ids, subject_at = {}, [c.id for c in snapshot.chapters], {}
         self.subject_ids = []
         for chapter in snapshot.chapters:
@@ -1391,8 +1388,6 @@ class SnapshotIndex:
                 self.simulations_total.setdefault(chapter.subject_id, 0)
             for step in self.steps_of[chapter.id]:
                 self.chapter_of[step.id] = chapter
-                self.step_info[step.id] = (chapter.id, chapter.subject_id if chapter.in_curriculum else None,
-                                           step.step_type == StepType.INTERACTIVE)
                 self.position[step.id] = len(self.position)
                 info = (step.id, chapter_at, subject_at.get(chapter.subject_id) if chapter.in_curriculum else None,
                         step.step_type == StepType.INTERACTIVE)
