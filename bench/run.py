@@ -448,6 +448,9 @@ def main(argv=None):
     parser.add_argument("--cache-url", default=os.environ.get("CACHE_URL", "locmemcache://"),
                         help="The servers' CACHE_URL (default: $CACHE_URL, else each process's local memory); "
                              "production with several processes uses Redis, e.g. redis://127.0.0.1:6379/3.")
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="An environment variable for the servers (repeatable), e.g. SQLITE_CHECKPOINT_MS=0 "
+                             "to measure with a setting changed.")
     parser.add_argument("--report-query", default="",
                         help='Appended to the class report URL, e.g. "?sort=overall" (default: none).')
     parser.add_argument("--profile", choices=("cpu", "wall"), default=None,
@@ -469,7 +472,10 @@ def main(argv=None):
     _common.ensure_wrk()
     if args.dataset_args is not None or not _common.database_exists(url):
         build_dataset(url, args.dataset_args or "")
-    env = _common.django_env(url, MARS_BENCH_BASELINE="1", CACHE_URL=args.cache_url)
+    settings = dict(pair.split("=", 1) for pair in args.setting if "=" in pair)
+    if len(settings) != len(args.setting):
+        parser.error("--setting takes NAME=VALUE")
+    env = _common.django_env(url, MARS_BENCH_BASELINE="1", CACHE_URL=args.cache_url, **settings)
     _common.setup_django(env)
     from django.core.management import call_command
     from django.db import connections
@@ -547,7 +553,8 @@ def main(argv=None):
         "dataset": facts,
         "settings": {"duration_s": args.duration, "clients": args.clients, "workers": args.workers,
                      "worker_class": args.worker_class, "threads": args.threads,
-                     "instances": args.instances, "cache": _common.redacted(args.cache_url)},
+                     "instances": args.instances, "cache": _common.redacted(args.cache_url),
+                     "environment": settings},
         "load_average_1m": [round(load_before, 2), round(load_after, 2)],
         "results": results,
         "completions_recorded": completions,

@@ -146,6 +146,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     _wal_autocheckpoint = envint("SQLITE_WAL_AUTOCHECKPOINT", 10000)
     if _wal_autocheckpoint < 100:  # 0 or less would turn checkpoints off: the WAL would grow for ever
         _stop("SQLITE_WAL_AUTOCHECKPOINT must be at least 100 (pages).")
+    # ...and a thread of each process copies it back every SQLITE_CHECKPOINT_MS, off the writers'
+    # path (mars_labs/sqlite3/checkpoint.py), so the mark above is only a backstop. 0: SQLite's alone.
+    _checkpoint_ms = envint("SQLITE_CHECKPOINT_MS", 200)
+    if not 0 <= _checkpoint_ms <= 60_000:
+        _stop("SQLITE_CHECKPOINT_MS must be from 0 (off) to 60000 (milliseconds).")
+    SQLITE_CHECKPOINT_SECONDS = _checkpoint_ms / 1000
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,

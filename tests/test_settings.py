@@ -27,7 +27,7 @@ CONFIG_VARIABLES = {
     "HEARTBEAT_MAX_SECONDS", "LOG_LEVEL", "API_RATE_LIMIT", "SIMULATION_FRAME_SOURCES", "AXES_FAILURE_LIMIT",
     "AXES_COOLOFF_MINUTES", "REMEDIAL_AFTER_FAILED_ATTEMPTS", "DATABASE_PREPARED_STATEMENTS",
     "DATABASE_POOL", "DATABASE_POOL_MIN_SIZE", "DATABASE_POOL_MAX_SIZE", "DATABASE_POOL_TIMEOUT",
-    "CURRICULUM_CACHE_SECONDS", "SQLITE_WAL_AUTOCHECKPOINT",
+    "CURRICULUM_CACHE_SECONDS", "SQLITE_WAL_AUTOCHECKPOINT", "SQLITE_CHECKPOINT_MS",
     # The browser tests set this for Playwright; a deployment never has it (check --deploy warns).
     "DJANGO_ALLOW_ASYNC_UNSAFE",
 }
@@ -182,6 +182,22 @@ def test_settings_sqlite_wal_autocheckpoint_out_of_range_refused(value):
     result = start(SQLITE_WAL_AUTOCHECKPOINT=value)
 
     assert_refused_with_one_line(result, "SQLITE_WAL_AUTOCHECKPOINT")
+
+
+@pytest.mark.parametrize("value", ["-1", "60001", "0.5", "soon"])
+def test_settings_sqlite_checkpoint_ms_out_of_range_refused(value):
+    result = start(SQLITE_CHECKPOINT_MS=value)
+
+    assert_refused_with_one_line(result, "SQLITE_CHECKPOINT_MS")
+
+
+def test_settings_sqlite_checkpoint_ms_becomes_seconds_and_zero_turns_it_off():
+    code = f"{SETUP}; from django.conf import settings; print(settings.SQLITE_CHECKPOINT_SECONDS)"
+    default = run("-c", code, DATABASE_URL="sqlite:////tmp/mars-settings-wal.sqlite3")
+    off = run("-c", code, DATABASE_URL="sqlite:////tmp/mars-settings-wal.sqlite3", SQLITE_CHECKPOINT_MS="0")
+
+    assert default.stdout.split() == ["0.2"], default.stderr
+    assert off.stdout.split() == ["0.0"], off.stderr
 
 
 def test_settings_sqlite_wal_autocheckpoint_reaches_the_connection():

@@ -19,14 +19,23 @@ busy handler as before. The file lock is released when the transaction commits
 or rolls back, or the connection closes (and by the kernel if the process
 dies). Waiting longer than the database's ``timeout`` raises "database is
 locked", as SQLite would. In-memory databases have no file to lock and skip it.
+
+The WAL is copied back into the database file by a thread of each process
+(``checkpoint.py``), every ``SQLITE_CHECKPOINT_SECONDS``, instead of by the
+commit that crosses SQLite's auto-checkpoint mark: that commit would do it
+while holding the write lock, so every other writer waited for the copy and
+its fsyncs.
 """
 
 import fcntl
 import os
 import time
 
+from django.conf import settings
 from django.db import OperationalError
 from django.db.backends.sqlite3 import base
+
+from . import checkpoint
 
 # Seconds between tries: short at first (a learner's write holds the lock for about a millisecond).
 FIRST_WAIT, LONGEST_WAIT = 0.0001, 0.001
@@ -35,6 +44,13 @@ FIRST_WAIT, LONGEST_WAIT = 0.0001, 0.001
 class DatabaseWrapper(base.DatabaseWrapper):
     _write_lock_fd = None
     _write_lock_held = False
+
+    def get_new_connection(self, conn_params):
+        connection = super().get_new_connection(conn_params)
+        seconds = getattr(settings, "SQLITE_CHECKPOINT_SECONDS", 0)
+        if seconds and not self.is_in_memory_db():
+            checkpoint.start(self.settings_dict["NAME"], seconds)
+        return connection
 
     def _write_lock_file(self):
         if self._write_lock_fd is None:
