@@ -13,10 +13,13 @@ same scope) and lab tokens; creating them for lab tokens and staff with the
 add-user permission (teachers have none).
 """
 
+import hashlib
+import json
 import re
 
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
+from django.http import HttpResponse
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -26,6 +29,7 @@ from learners.models import UserProfile
 from learners.roles import scope_to_learners
 from mars_labs.schemas import SchemaError, validate_marslabs_progress
 from progress import engine
+from progress import versions as progress_versions
 from progress.models import Progress
 
 from . import events, queries
@@ -313,16 +317,28 @@ def post_event(request, step_id):
     return response
 
 
-def progress_summary(learner):
-    """Subject and chapter percentages for ``learner``: two queries (the class, the steps done per chapter).
+def _class_and_version(learner):
+    """The learner's class and progress version as the database has them now (one query).
+
+    Not from ``learner.profile``: a token's user is remembered by the process for a few seconds
+    (api/auth.py), and a summary named by an old version would be an old summary.
+    """
+    found = UserProfile.objects.filter(user=learner).values_list("grade", "progress_version").first()
+    return found or (None, 0)
+
+
+def progress_summary(learner, *, grade=None, snapshot=None):
+    """Subject and chapter percentages for ``learner``: two queries (the class, the steps done per
+    chapter), one when the caller knows the class (``snapshot``: that class's curriculum).
 
     The curriculum comes from its cache (curriculum/cache.py); the numbers are
     ``engine.subject_rollups`` and ``engine.chapter_rollups``' (tests/api/test_read.py).
     """
-    grade = UserProfile.objects.filter(user=learner).values_list("grade", flat=True).first()
+    if snapshot is None:
+        grade = _class_and_version(learner)[0]
     done = engine.done_counts_by_chapter(learner=learner)
     by_subject = {}
-    for chapter in curriculum_cache.snapshot(grade).curriculum_chapters:
+    for chapter in (snapshot or curriculum_cache.snapshot(grade)).curriculum_chapters:
         steps_done = min(done.get(chapter.pk, 0), chapter.steps_total)
         entry = by_subject.setdefault(chapter.subject_id, {"subject": chapter.subject, "chapters": []})
         entry["chapters"].append({
@@ -359,12 +375,32 @@ def progress_summary(learner):
     }
 
 
+def summary_response(learner):
+    """``progress_summary`` as a JSON response, from the cache while nothing it shows has changed.
+
+    Simulations and apps poll it; at district scale drawing it costs more than a dashboard hit
+    (800 chapters). It is named like the dashboard (progress/dashboard.py): the learner's progress
+    version, their class and the names it shows; the curriculum version is checked beside it
+    (``cached_html(curriculum=True)``). Nothing in it is translated, so the language is not named.
+    """
+    grade, progress_version = _class_and_version(learner)
+    shown = (learner.get_username(), learner.first_name, learner.last_name, grade)
+    fingerprint = hashlib.blake2b(repr(shown).encode(), digest_size=8).hexdigest()
+    key = f"api-summary:{curriculum_cache.database_tag()}:{learner.pk}:{progress_version}:{fingerprint}"
+
+    def draw(version):
+        snapshot = curriculum_cache.snapshot(grade, version=version)
+        return json.dumps(progress_summary(learner, grade=grade, snapshot=snapshot), ensure_ascii=False)
+
+    return HttpResponse(progress_versions.cached_html(key, draw, curriculum=True), content_type="application/json")
+
+
 def my_progress(request):
     """GET /me/progress: the caller's own subject and chapter percentages."""
     learner = request.principal.own_learner
     if learner is None:
         raise ApiError(403, _("a lab token acts for no learner: use /api/v1/learners/<id>/progress"))
-    return json_response(progress_summary(learner))
+    return summary_response(learner)
 
 
 def learner_progress(request, learner_id):
@@ -374,7 +410,7 @@ def learner_progress(request, learner_id):
     if kind == "marslabs":
         return json_response(engine.marslabs_document_for(learner=learner))
     if kind == "summary":
-        return json_response(progress_summary(learner))
+        return summary_response(learner)
     raise ApiError(400, _("format must be summary or marslabs"))
 
 

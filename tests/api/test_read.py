@@ -1,7 +1,10 @@
 """GET /api/v1/me/progress and /api/v1/learners/<id>/progress: roll-ups and the MARS-labs shape."""
 
+from unittest import mock
+
 import pytest
 
+from api import views
 from progress import engine
 from tests.factories import ClassroomFactory, StepFactory, make_chapter
 
@@ -76,3 +79,56 @@ def test_me_progress_query_count_does_not_grow_with_the_curriculum(
 
     assert response.status_code == 200
     assert sum(len(s["chapters"]) for s in response.json()["subjects"]) == chapters
+
+
+def summary(api, path="/api/v1/me/progress"):
+    response = api.get(path)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    return response.json()
+
+
+def test_a_repeated_summary_is_served_from_the_cache(learner_api, learner, steps):
+    engine.open_step(learner=learner, step=steps["Theory"])
+    with mock.patch("api.views.progress_summary", wraps=views.progress_summary) as drawn:
+        first = summary(learner_api)
+        second = summary(learner_api)
+
+    assert drawn.call_count == 1
+    assert second == first and first["percentage"] == 33
+
+
+def test_a_stored_summary_shows_a_completion_at_once(learner_api, lab_api, learner, steps):
+    assert summary(learner_api)["subjects"][0]["steps_done"] == 0
+    engine.open_step(learner=learner, step=steps["Theory"])  # the engine gives the learner a new version
+
+    assert summary(learner_api)["subjects"][0]["steps_done"] == 1
+    assert summary(lab_api, f"/api/v1/learners/{learner.pk}/progress")["subjects"][0]["steps_done"] == 1
+
+
+def test_a_stored_summary_shows_a_new_name_and_class(learner_api, learner, steps):
+    summary(learner_api)
+    learner.first_name = "Asha Rani"
+    learner.save()
+    assert summary(learner_api)["learner"]["first"] == "Asha Rani"
+
+    learner.profile.grade = 11  # the steps are class 12's: nothing left to show
+    learner.profile.save()
+    body = summary(learner_api)
+    assert body["learner"]["class"] == 11 and body["subjects"] == [] and body["percentage"] == 0
+
+
+def test_a_stored_summary_shows_a_curriculum_change(learner_api, learner, steps):
+    assert summary(learner_api)["subjects"][0]["steps_total"] == 3
+    StepFactory(chapter=steps["Theory"].chapter, order_index=9)  # saved as the admin does: a new curriculum
+
+    assert summary(learner_api)["subjects"][0]["steps_total"] == 4
+
+
+def test_stored_summaries_belong_to_their_learner(lab_api, learner, other_learner, steps):
+    engine.open_step(learner=learner, step=steps["Theory"])
+    mine = summary(lab_api, f"/api/v1/learners/{learner.pk}/progress")
+    theirs = summary(lab_api, f"/api/v1/learners/{other_learner.pk}/progress")
+
+    assert mine["learner"]["id"] == learner.pk and theirs["learner"]["id"] == other_learner.pk
+    assert mine["percentage"] == 33 and theirs["percentage"] == 0
