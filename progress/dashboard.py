@@ -36,7 +36,6 @@ from curriculum import cache as curriculum_cache
 from learners.models import profile_of
 
 from . import engine
-from . import paths as learning_paths
 from . import versions as progress_versions
 
 # Subject cards cycle through this many accent colours (dashboard.css .accent-0 ...).
@@ -122,10 +121,8 @@ def build_dashboard(*, learner, today=None, profile=None, snapshot=None) -> Stud
     today = today or timezone.localdate()
     profile = profile or profile_of(learner)
     # The main path's step order is read only if two steps of one chapter are open at once (next_steps).
-    paths = learning_paths.ensure_active_paths(learner=learner, profile=profile, main_sequence=False)
-    frontier = engine.CurriculumFrontier(
-        learner=learner, snapshot=snapshot or curriculum_cache.snapshot(profile.grade), paths=paths
-    )
+    frontier = engine.CurriculumFrontier.for_learner(learner, profile=profile, snapshot=snapshot)
+    paths = frontier.paths
     rollups = frontier.rollups()
     recommendations = engine.next_steps(learner=learner, limit=3, rollups=rollups, paths=paths, frontier=frontier)
     activity = engine.active_minutes_by_day(learner=learner, days=14, today=today)

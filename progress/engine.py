@@ -51,9 +51,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from curriculum import cache as curriculum_cache
 from curriculum.enums import StepType
 from curriculum.models import Chapter, LearningStep, Subject
-from learners.models import UserProfile
+from learners.models import UserProfile, profile_of
 from mars_labs import rows as raw_rows
 from mars_labs.audit import audit
 
@@ -1486,6 +1487,14 @@ class CurriculumFrontier:
         self._values = values_of  # {step id as the database wrote it: row values}
         self._text = str if connection.vendor == "postgresql" else operator.attrgetter("hex")
         self._db, self._rows, self._states, self._test_out_ids = db, {}, {}, None
+
+    @classmethod
+    def for_learner(cls, learner, *, profile=None, snapshot=None) -> CurriculumFrontier:
+        """The frontier of ``learner``'s class as the pages read it: their active paths (built on their
+        first page view; the main path without its step order) and the class's cached curriculum."""
+        profile = profile or profile_of(learner)
+        paths = learning_paths.ensure_active_paths(learner=learner, profile=profile, main_sequence=False)
+        return cls(learner=learner, snapshot=snapshot or curriculum_cache.snapshot(profile.grade), paths=paths)
 
     def row(self, step_id):
         """The learner's LearningProgress for ``step_id`` (a done row without its JSON and times), or None."""

@@ -83,18 +83,31 @@ def _continue_step(chapter_state):
     return next((s for s in chapter_state.steps if s.is_available and not s.is_done), None)
 
 
+def subject_chapter_states(user, subject):
+    """The ChapterStates of ``subject``'s chapters that ``user`` may open, in textbook order.
+
+    A learner's come from their class's cached curriculum and one read of their rows
+    (``engine.CurriculumFrontier``: the same states as ``chapter_states``, tested in
+    tests/progress/test_dashboard_equivalence.py), instead of the subject's steps and rows as
+    model objects. Staff see every class's chapters, retired ones too: those are read.
+    """
+    if not user.is_staff:
+        frontier = engine.CurriculumFrontier.for_learner(user)
+        return [frontier.state(chapter) for chapter in frontier.chapters_of(subject.pk)]
+    chapters = list(
+        visible_chapters(user).filter(subject=subject).select_related("subject").order_by("grade", "order_index")
+    )
+    states = engine.chapter_states(learner=user, chapters=chapters)
+    return [states[c.pk] for c in chapters]
+
+
 @login_required
 @require_GET
 def subject_detail(request, code):
     subject = get_subject_for(request.user, code)
-    chapters = list(
-        visible_chapters(request.user).filter(subject=subject).select_related("subject")
-        .order_by("grade", "order_index")
-    )
-    states = engine.chapter_states(learner=request.user, chapters=chapters)
     rows = [
-        {"state": states[c.pk], "ticks": _type_ticks(states[c.pk]), "continue": _continue_step(states[c.pk])}
-        for c in chapters
+        {"state": state, "ticks": _type_ticks(state), "continue": _continue_step(state)}
+        for state in subject_chapter_states(request.user, subject)
     ]
     steps_total = sum(len(r["state"].steps) for r in rows)
     steps_done = sum(r["state"].done_count for r in rows)

@@ -1,5 +1,6 @@
 """The dashboard's frontier computation (progress/dashboard.py with engine.CurriculumFrontier) gives exactly the
-numbers, cards, recommendations and lock reasons of the full computation it replaced: ``curriculum_states`` over
+numbers, cards, recommendations and lock reasons (and the subject pages their chapters' states) of the full
+computation it replaced: ``curriculum_states`` over
 every chapter (read from the database, not the snapshot), ``rollups_from_states`` and ``next_steps(states=...)``.
 
 Random curricula (prerequisite chapters inside and outside the class, a retired prerequisite, a grade-less chapter,
@@ -20,6 +21,7 @@ from progress import dashboard, engine
 from progress import paths as learning_paths
 from progress.enums import DONE_STATUSES, Status
 from progress.models import LearningProgress, PathRule
+from progress.views.learning import subject_chapter_states
 from tests.factories import ChapterFactory, QuizStepFactory, StepFactory, SubjectFactory, TeacherFactory, UserFactory
 
 WRONG_ANSWERS = {"0": 0, "1": 0}
@@ -209,6 +211,12 @@ def assert_same(learner, today):
         assert [step_facts(s) for s in mine.steps] == [step_facts(s) for s in full.steps]
         assert frontier.may_have_available(chapter) or not any(
             s.is_available and not s.is_done for s in full.steps)
+    # The subject page (the frontier too) shows each subject's chapters with the full computation's states.
+    for subject in {c.subject for c in frontier.curriculum_chapters}:
+        page = subject_chapter_states(learner, subject)
+        full = [cs for cs in states.values() if cs.chapter.subject_id == subject.pk]
+        assert [(cs.chapter.pk, cs.lock_reason, [step_facts(s) for s in cs.steps]) for cs in page] == [
+            (cs.chapter.pk, cs.lock_reason, [step_facts(s) for s in cs.steps]) for cs in full]
     return expected
 
 
