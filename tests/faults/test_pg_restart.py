@@ -52,7 +52,9 @@ def test_postgresql_restart_under_load_gives_503_then_recovers_with_no_partial_w
     assert report["requests"]["failed"] > 0 and report["healthz_polls"].get("503", 0) > 0
     # ... every failure was the app's own 500 answer, and every write that said 2xx is in the database.
     assert set(report["requests"]["by_status"]) == {"201", "500"}
-    assert report["rows"]["api_events"] == report["requests"]["ok"]
+    # Beyond those, only the requests "in doubt": committed just as PostgreSQL stopped, their answer lost
+    # with the connection (the checks above allow one per worker per stop and see each retry answer 200).
+    assert report["rows"]["api_events"] == report["requests"]["ok"] + report["in_doubt"]
     assert report["rows_after_retries"]["api_events"] == report["requests"]["total"]
     # Recovery came by itself (gunicorn was never restarted), within seconds of PostgreSQL accepting connections.
     assert report["recovered_after_s"]["since_pg_accepts_connections"] < 5
