@@ -13,7 +13,6 @@ same scope) and lab tokens; creating them for lab tokens and staff with the
 add-user permission (teachers have none).
 """
 
-import hashlib
 import json
 import re
 
@@ -329,16 +328,17 @@ def _class_and_version(learner):
 
 def progress_summary(learner, *, grade=None, snapshot=None):
     """Subject and chapter percentages for ``learner``: two queries (the class, the steps done per
-    chapter), one when the caller knows the class (``snapshot``: that class's curriculum).
+    chapter), one when the caller gives the class (``grade``) and its curriculum (``snapshot``).
 
     The curriculum comes from its cache (curriculum/cache.py); the numbers are
     ``engine.subject_rollups`` and ``engine.chapter_rollups``' (tests/api/test_read.py).
     """
-    if snapshot is None:
+    if snapshot is None:  # the caller knows neither: read the class, then its curriculum
         grade = _class_and_version(learner)[0]
+        snapshot = curriculum_cache.snapshot(grade)
     done = engine.done_counts_by_chapter(learner=learner)
     by_subject = {}
-    for chapter in (snapshot or curriculum_cache.snapshot(grade)).curriculum_chapters:
+    for chapter in snapshot.curriculum_chapters:
         steps_done = min(done.get(chapter.pk, 0), chapter.steps_total)
         entry = by_subject.setdefault(chapter.subject_id, {"subject": chapter.subject, "chapters": []})
         entry["chapters"].append({
@@ -385,8 +385,8 @@ def summary_response(learner):
     """
     grade, progress_version = _class_and_version(learner)
     shown = (learner.get_username(), learner.first_name, learner.last_name, grade)
-    fingerprint = hashlib.blake2b(repr(shown).encode(), digest_size=8).hexdigest()
-    key = f"api-summary:{curriculum_cache.database_tag()}:{learner.pk}:{progress_version}:{fingerprint}"
+    key = (f"api-summary:{curriculum_cache.database_tag()}:{learner.pk}:{progress_version}:"
+           f"{progress_versions.fingerprint(shown)}")
 
     def draw(version):
         snapshot = curriculum_cache.snapshot(grade, version=version)

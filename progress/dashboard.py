@@ -19,7 +19,6 @@ holds the result to the full ``curriculum_states`` computation.
 from __future__ import annotations
 
 import datetime
-import hashlib
 from dataclasses import dataclass
 
 from django.contrib import messages
@@ -166,9 +165,8 @@ def _cache_key(learner, profile, today):
     """
     shown = (profile.updated_at, profile.grade, profile.background_level, learner.username, learner.first_name,
              learner.last_name, learner.email)
-    fingerprint = hashlib.blake2b(repr(shown).encode(), digest_size=8).hexdigest()
     return (f"dashboard:{curriculum_cache.database_tag()}:{learner.pk}:{profile.progress_version}:"
-            f"{profile.grade}:{translation.get_language()}:{today.isoformat()}:{fingerprint}")
+            f"{profile.grade}:{translation.get_language()}:{today.isoformat()}:{progress_versions.fingerprint(shown)}")
 
 
 def _render_fragment(learner, profile, today, version):

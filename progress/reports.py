@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import hashlib
 import statistics
 from array import array
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ from curriculum.models import Chapter
 from learners.models import UserProfile
 
 from . import engine
+from . import versions as progress_versions
 from .enums import DONE_STATUSES, EventKind, PathType, Status
 from .models import LearningPath, LearningProgress, ProgressEvent
 
@@ -293,7 +293,7 @@ def matrix_cache_key(*, classroom, learners, version, subject, sort, column_orde
         classroom.name, classroom.grade, subject.code if subject else None, sort, column_order,
         [(lr.pk, lr.progress_version, lr.username, lr.first_name, lr.last_name) for lr in learners],
     )
-    digest = hashlib.blake2b(repr(shown).encode(), digest_size=16).hexdigest()
+    digest = progress_versions.fingerprint(shown, digest_size=16)
     return (f"reports:matrix:{curriculum_cache.database_tag()}:{classroom.pk}:{version}:"
             f"{translation.get_language()}:{digest}")
 

@@ -23,6 +23,7 @@ checks the version moved.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import zlib
 
@@ -52,6 +53,11 @@ def bump(user_ids) -> int:
     for start in range(0, len(ids), _CHUNK):
         UserProfile.objects.filter(user_id__in=ids[start:start + _CHUNK]).update(progress_version=version)
     return version
+
+
+def fingerprint(shown, *, digest_size=8) -> str:
+    """A short stable digest of ``shown`` (a tuple of plain values a cached page shows), for its key."""
+    return hashlib.blake2b(repr(shown).encode(), digest_size=digest_size).hexdigest()
 
 
 def cached_html(key, render, *, level=1, curriculum=False) -> str:

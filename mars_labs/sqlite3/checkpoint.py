@@ -36,7 +36,7 @@ class Checkpointer(threading.Thread):
     def __init__(self, path, interval):
         super().__init__(name=f"sqlite-checkpoint {path}", daemon=True)
         self.path, self.interval = path, interval
-        self.checkpoints = 0  # checkpoints that copied frames (tests, the bench)
+        self.checkpoints = 0  # checkpoints that copied frames (what the tests look at)
         self.frames = 0  # frames copied in all
         self._seen = (0, 0)  # the last answer's (frames in the WAL, frames copied from it)
 
