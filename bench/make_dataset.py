@@ -725,7 +725,9 @@ def main(argv=None):
     url = args.database_url or f"sqlite:///{DEFAULT_SQLITE}"
     started = time.monotonic()
     _common.prepare_database(url)
-    _common.setup_django(_common.django_env(url))
+    # No checkpoint thread (mars_labs/sqlite3/checkpoint.py): its connection to the file would stop the
+    # load from switching the journal off ("database is locked"), and a load with no journal has no WAL.
+    _common.setup_django(_common.django_env(url, SQLITE_CHECKPOINT_MS=0))
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)

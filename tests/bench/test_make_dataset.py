@@ -199,3 +199,28 @@ def test_rows_and_events_have_the_shapes_the_engine_writes(dataset):
     path_events = [ProgressEvent.objects.get(user=user, kind=EventKind.PATH) for user in (row.user_id, fresh.pk)]
     assert path_events[0].reason == path_events[1].reason
     assert _shape(path_events[0].data) == _shape(path_events[1].data)
+
+
+def test_the_command_builds_a_sqlite_file_with_the_checkpoint_thread_at_its_default(tmp_path):
+    """A real run of the script, as an operator starts it: the app's checkpoint thread (on by default) must
+    not hold the file while the load switches the journal off (it did: "database is locked")."""
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    target = tmp_path / "tiny.sqlite3"
+    env = {k: v for k, v in os.environ.items() if k not in ("SQLITE_CHECKPOINT_MS", "DATABASE_URL")}
+    result = subprocess.run(
+        [sys.executable, str(root / "bench" / "make_dataset.py"), "--learners", "3", "--subjects", "1",
+         "--chapters", "2", "--steps", "2", "--database-url", f"sqlite:///{target}"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    with sqlite3.connect(target) as connection:
+        (learners,) = connection.execute("SELECT count(*) FROM learners_user WHERE NOT is_staff").fetchone()
+        (mode,) = connection.execute("PRAGMA journal_mode").fetchone()
+    assert learners == 3
+    assert mode == "wal"  # switched back for the app once loaded
