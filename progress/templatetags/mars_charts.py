@@ -6,10 +6,13 @@
 """
 
 from django import template
+from django.template.loader import render_to_string
 from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 
 from progress import svg
+from progress.drawn import Drawn
 
 register = template.Library()
 
@@ -58,16 +61,27 @@ BAR_RECT = '<rect x="{x}" y="{y}" width="{width}" height="{height}" rx="2" fill=
 TABLE_ROW = '<tr><th scope="row">{day}</th><td>{minutes}</td></tr>'
 
 
-@register.inclusion_tag("progress/_activity_chart.html")
+charts = Drawn(4096)  # one per distinct fortnight of minutes (and day, language); most learners share a few
+
+
+@register.simple_tag
 def activity_chart(days, today=None):
     """A 14-day bar chart of active minutes, with a visually-hidden table of the same numbers.
 
     ``days`` is a list of engine.DayActivity (anything with ``day`` and ``minutes``). The bars and
     the table's rows are drawn here, with format_html, and the frame, captions and headings in
     templates/progress/_activity_chart.html: fourteen bars of ten values each cost more as
-    template variables than the rest of the chart.
+    template variables than the rest of the chart. The chart is a function of the days' minutes,
+    ``today`` and the language, so each distinct one is drawn once (progress/drawn.py): a third of
+    a fresh dashboard's rendering before, and most learners' fortnights look alike (often empty).
     """
-    chart = svg.bar_chart([(d.day, d.minutes) for d in days], today=today)
+    points = tuple((d.day, d.minutes) for d in days)
+    key = (get_language(), today, points)
+    return charts.get(key, lambda: render_to_string("progress/_activity_chart.html", _chart_context(points, today)))
+
+
+def _chart_context(points, today):
+    chart = svg.bar_chart(points, today=today)
     label_y = chart["label_y"]
     chart["bar_groups"] = format_html_join("\n    ", BAR, (
         {

@@ -1,0 +1,120 @@
+"""progress/drawn.py's stores and the pieces drawn through them: ``{% subject_card %}`` and ``{% activity_chart %}``
+are drawn from their templates once per distinct input and reused, and any input that shows makes another piece."""
+
+import re
+from datetime import date, timedelta
+
+import pytest
+from django.template import Context, Template
+from django.template.loader import render_to_string
+from django.test import override_settings
+from django.utils import translation
+
+from curriculum.models import Subject
+from progress import drawn
+from progress.dashboard import SubjectCard
+from progress.engine import DayActivity, SubjectRollup
+from progress.templatetags import mars_badges, mars_charts
+
+
+@pytest.fixture(autouse=True)
+def _empty():
+    drawn._forget()
+    yield
+    drawn._forget()
+
+
+def card(name="Physics", code="phy", pk=1, language="", steps_done=10, chapters_done=2, sims=(1, 5), accent=0):
+    subject = Subject(pk=pk, code=code, name=name, language=language)
+    rollup = SubjectRollup(subject=subject, steps_total=250, steps_done=steps_done, chapters_total=50,
+                           chapters_done=chapters_done)
+    return SubjectCard(rollup=rollup, accent=accent, simulations_done=sims[0], simulations_total=sims[1])
+
+
+def tag(a_card):
+    return Template("{% load mars_badges %}{% subject_card card %}").render(Context({"card": a_card}))
+
+
+def fortnight(today, minutes):
+    return [DayActivity(day=today - timedelta(days=len(minutes) - 1 - n), seconds=60 * m)
+            for n, m in enumerate(minutes)]
+
+
+def chart(days, today):
+    return Template("{% load mars_charts %}{% activity_chart days today %}").render(
+        Context({"days": days, "today": today}))
+
+
+def test_a_card_is_what_its_template_draws_and_shows_its_numbers():
+    html = tag(card(steps_done=10, chapters_done=2, sims=(1, 5)))
+    assert html == render_to_string("progress/_subject_card.html", {"card": card(steps_done=10, chapters_done=2,
+                                                                                 sims=(1, 5))})
+    assert 'data-subject="phy"' in html and 'href="/subjects/phy/"' in html
+    assert '<dd data-count="chapters">2 / 50</dd>' in html
+    assert '<dd data-count="steps">10 / 250</dd>' in html
+    assert '<dd data-count="simulations">1 / 5</dd>' in html
+    assert 'aria-valuenow="4"' in html  # 10 of 250 steps
+
+
+def test_the_same_card_is_drawn_once_and_reused():
+    first = tag(card())
+    assert len(mars_badges.cards) == 1
+    assert tag(card()) is not None and tag(card()) == first
+    assert len(mars_badges.cards) == 1
+
+
+@pytest.mark.parametrize("change", [
+    {"name": "Physics & Lab"}, {"code": "phx"}, {"language": "hi"}, {"steps_done": 11},
+    {"chapters_done": 3}, {"sims": (2, 5)}, {"sims": (0, 0)}, {"accent": 3},
+])
+def test_anything_a_card_shows_makes_another_card(change):
+    before = tag(card())
+    after = tag(card(**change))
+    assert after != before
+    assert after == render_to_string("progress/_subject_card.html", {"card": card(**change)})
+    assert len(mars_badges.cards) == 2
+
+
+def test_a_subject_name_is_escaped():
+    html = tag(card(name="<b>R&D</b>"))
+    assert "&lt;b&gt;R&amp;D&lt;/b&gt;" in html and "<b>" not in html
+
+
+def test_a_card_follows_the_language():
+    with translation.override("en"):
+        english = tag(card())
+    with translation.override("hi"):
+        hindi = tag(card())
+    assert "Chapters" in english and "Chapters" not in hindi
+    assert len(mars_badges.cards) == 2
+
+
+def test_the_same_fortnight_is_drawn_once_and_another_is_drawn_afresh():
+    today = date(2026, 12, 7)
+    quiet = chart(fortnight(today, [0] * 14), today)
+    assert chart(fortnight(today, [0] * 14), today) == quiet
+    assert len(mars_charts.charts) == 1
+    busy = chart(fortnight(today, [0] * 13 + [12]), today)
+    assert busy != quiet and re.search(r'<td>12</td></tr>\s*$', busy.split("</tbody>")[0])
+    tomorrow = date(2026, 12, 8)
+    moved = chart(fortnight(tomorrow, [0] * 14), tomorrow)
+    assert "Tuesday 8 December" in moved and "Tuesday 8 December" not in quiet
+    assert len(mars_charts.charts) == 3
+
+
+def test_a_full_store_starts_again():
+    store = drawn.Drawn(2)
+    assert store.get("a", lambda: "A") == "A" and store.get("b", lambda: "B") == "B"
+    assert len(store) == 2
+    assert store.get("c", lambda: "C") == "C"
+    assert len(store) == 1
+    assert store.get("a", lambda: "A again") == "A again"  # forgotten, drawn afresh
+
+
+@override_settings(DEBUG=True)
+def test_debug_draws_every_time():
+    calls = []
+    store = drawn.Drawn(10)
+    store.get("k", lambda: calls.append(1) or "x")
+    store.get("k", lambda: calls.append(1) or "x")
+    assert len(calls) == 2 and len(store) == 0
