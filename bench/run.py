@@ -386,6 +386,8 @@ def drive(name, files, ports, args, servers):
         "req_s": round(ok / duration, 1),
         "p50_ms": max(r["p50_ms"] for r in results) if answered else None,
         "p99_ms": max(r["p99_ms"] for r in results) if answered else None,
+        # the shape of the tail, for reading a p99 (the JSON only): p90, p99.9 and the slowest request
+        "tail_ms": {k: max(r[k] for r in results) for k in ("p90_ms", "p999_ms", "max_ms")} if answered else None,
         "ok": ok,
         "not_ok": sum(n for code, n in statuses.items() if not 200 <= code < 400) + sum(
             r["socket_errors"] for r in results),

@@ -73,8 +73,9 @@ function done(summary, latency, requests_)
   local e = summary.errors
   io.write(string.format(
     'BENCH_RESULT {"statuses": {%s}, "fillers": %d, "sent": %d, "requests": %d, "duration_s": %.3f, ' ..
-    '"p50_ms": %.2f, "p99_ms": %.2f, "socket_errors": %d}\n',
+    '"p50_ms": %.2f, "p90_ms": %.2f, "p99_ms": %.2f, "p999_ms": %.2f, "max_ms": %.2f, "socket_errors": %d}\n',
     table.concat(parts, ", "), fillers_total, sent_total, summary.requests, summary.duration / 1e6,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
+    latency:percentile(99.9) / 1000, latency.max / 1000,
     e.connect + e.read + e.write + e.timeout))
 end
