@@ -13,30 +13,35 @@ from django.db import connections
 _CONVERTERS = {}
 
 
-def columns(model, alias):
-    """``alias."column", ...`` for every concrete field of ``model``, in field order."""
-    return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
+def _fields(model, exclude):
+    return [f for f in model._meta.concrete_fields if f.attname not in exclude]
 
 
-def _converters(model, connection):
-    key = (connection.alias, model)
+def columns(model, alias, exclude=()):
+    """``alias."column", ...`` for every concrete field of ``model`` in field order, but the attnames in ``exclude``."""
+    return ", ".join(f'{alias}."{f.column}"' for f in _fields(model, exclude))
+
+
+def _converters(model, connection, exclude):
+    key = (connection.alias, model, exclude)
     if key not in _CONVERTERS:
-        converters = []
-        for i, field in enumerate(model._meta.concrete_fields):
+        converters, fields = [], _fields(model, exclude)
+        for i, field in enumerate(fields):
             expression = field.get_col(model._meta.db_table)
             for convert in connection.ops.get_db_converters(expression) + expression.get_db_converters(connection):
                 converters.append((i, expression, convert))
-        _CONVERTERS[key] = ([f.attname for f in model._meta.concrete_fields], converters)
+        _CONVERTERS[key] = ([f.attname for f in fields], converters)
     return _CONVERTERS[key]
 
 
-def from_row(row, models, db):
+def from_row(row, models, db, exclude=()):
     """One instance per model from ``row`` (their ``columns`` one after the other); None for a model whose
-    primary key is NULL (a LEFT JOIN that found nothing)."""
+    primary key is NULL (a LEFT JOIN that found nothing). ``exclude``: attnames left out of ``columns``,
+    which the instances get as deferred fields (read from the database if something asks for them)."""
     connection = connections[db]
     instances, start = [], 0
     for model in models:
-        names, converters = _converters(model, connection)
+        names, converters = _converters(model, connection, tuple(exclude))
         values = list(row[start:start + len(names)])
         start += len(names)
         if values[names.index(model._meta.pk.attname)] is None:

@@ -26,6 +26,7 @@ from curriculum.enums import StepType
 from curriculum.models import Chapter, LearningStep
 from learners.enums import BackgroundLevel
 from learners.models import UserProfile
+from mars_labs import rows as raw_rows
 
 from .enums import DONE_STATUSES, EventKind, PathType, Status
 from .models import LearningPath, LearningProgress, PathRule, ProgressEvent
@@ -155,9 +156,17 @@ def active_paths(*, learner, main_sequence=True):
     at district scale, which the dashboard needs only to order two steps open at once in one
     chapter. Remedial paths (a few steps each) keep theirs, in one more query when there are any.
     """
+    connection = connections[router.db_for_read(LearningPath)]
+    without = () if main_sequence else ("steps_sequence",)
+    # Hand-written (mars_labs/rows.py): every page of a learner runs it, and compiling the ORM's
+    # query cost more than PostgreSQL's work (about 1 ms of a fresh dashboard's 10).
+    sql = (f"SELECT {raw_rows.columns(LearningPath, 'p', without)} FROM progress_learningpath p "
+           f"WHERE p.user_id = %s AND p.is_active = %s ORDER BY p.created_at")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [learner.pk, True])
+        found = [raw_rows.from_row(row, (LearningPath,), connection.alias, without)[0] for row in cursor.fetchall()]
     main, remedial = None, []
-    paths = LearningPath.objects.filter(user=learner, is_active=True).order_by("created_at")
-    for path in paths if main_sequence else paths.defer("steps_sequence"):
+    for path in found:
         if path.path_type == PathType.REMEDIAL:
             remedial.append(path)
         else:
