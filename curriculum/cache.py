@@ -16,7 +16,9 @@ curriculum. ``snapshot(grade)`` returns them without a query:
   transaction commits, so no process can keep a snapshot read between the two.
 * A snapshot is at most ``CURRICULUM_CACHE_SECONDS`` old (default 600): a
   change made behind Django's back (raw SQL, ``QuerySet.update`` in a shell)
-  shows within that time.
+  shows within that time (plus one rebuild). When a snapshot of the current
+  version ages out, one process rebuilds it (a lock in the cache) and the
+  others serve the copy they have until the new one is there.
 * When the cache is unreachable (mars_labs/cache.py turns that into misses) the
   snapshot is built from the database for the request and not kept: slower,
   never stale, never an error.
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import os
 import threading
 import time
 import uuid
@@ -56,6 +59,11 @@ def version_key():
     return f"curriculum:{database_tag()}:version"
 # Steps load without these (a snapshot holds the structure, not the lesson text).
 DEFERRED_STEP_FIELDS = ("content", "activity")
+
+
+# How long one process may hold the right to rebuild an aged snapshot (it lets go when done; this is
+# for a process that dies mid-build).
+REBUILD_SECONDS = 60
 
 
 def max_age():
@@ -145,15 +153,31 @@ def snapshot(grade, *, version=None) -> Snapshot:
         return local
     key = f"curriculum:{database_tag()}:{version}:{grade}"
     shared = cache.get(key)
-    if shared is None or shared.version != version or now - shared.built_at >= max_age():
-        shared = build(grade, version)
-        cache.set(key, shared, timeout=max_age())
+    if shared is not None and shared.version == version and now - shared.built_at < max_age():
+        return _keep(grade, shared)
+    # The current version, only older than max_age (a backstop for changes made behind Django's back):
+    # one process rebuilds it while the others go on serving their copy. Otherwise every worker of
+    # every app server rebuilt it from the database at once, every max_age (~0.4 s each at
+    # district scale: a stall of every worker, in the tail of every page).
+    # (The shared copy leaves the cache when it ages: a process without its own copy builds one.)
+    aged = local is not None and local.version == version
+    rebuilding = f"{key}:rebuilding"
+    if aged and not cache.add(rebuilding, os.getpid(), timeout=REBUILD_SECONDS):
+        return local
+    fresh = build(grade, version)
+    cache.set(key, fresh, timeout=max_age())
+    if aged:
+        cache.delete(rebuilding)
+    return _keep(grade, fresh)
+
+
+def _keep(grade, snapshot):
     with _lock:
-        _local[grade] = shared
+        _local[grade] = snapshot
     # The snapshot lives as long as the curriculum: move it (and what exists now) out of the
     # collector's reach, or every full collection walks its thousands of objects again.
     gc.freeze()
-    return shared
+    return snapshot
 
 
 def invalidate():

@@ -136,3 +136,39 @@ def test_two_processes_sharing_redis_see_one_invalidation(real_redis, learner, d
     rebuilt = curriculum_cache.snapshot(12)
     assert rebuilt is not process_a
     assert [c.title for c in rebuilt.curriculum_chapters] == ["Ohm's Law, revised"]
+
+
+@override_settings(CURRICULUM_CACHE_SECONDS=60)
+def test_an_aged_snapshot_is_rebuilt_by_one_process_while_the_others_serve_theirs(learner, django_assert_num_queries,
+                                                                                 monkeypatch):
+    make_chapter(steps=1, title="Old title")
+    mine = curriculum_cache.snapshot(12)
+    Chapter.objects.update(title="Changed behind Django's back")  # no signal: only the age shows it
+    later = mine.built_at + 61
+    monkeypatch.setattr(curriculum_cache.time, "time", lambda: later)
+    key = f"curriculum:{curriculum_cache.database_tag()}:{mine.version}:12"
+    cache.delete(key)  # aged out of the shared cache too
+
+    # Another process holds the right to rebuild it: this one serves its own copy, without a query.
+    cache.add(f"{key}:rebuilding", 4242, timeout=60)
+    with django_assert_num_queries(0):
+        assert curriculum_cache.snapshot(12) is mine
+
+    # Nobody is rebuilding (the other finished or died and its claim expired): this one rebuilds, and lets go.
+    cache.delete(f"{key}:rebuilding")
+    with django_assert_num_queries(2):
+        fresh = curriculum_cache.snapshot(12)
+    assert [c.title for c in fresh.curriculum_chapters] == ["Changed behind Django's back"]
+    assert cache.get(f"{key}:rebuilding") is None
+    assert cache.get(key).built_at == fresh.built_at  # shared: the other processes take it from here
+
+
+def test_a_process_with_no_copy_builds_one_even_while_another_rebuilds(learner, django_assert_num_queries):
+    make_chapter(steps=1, title="Ohm's Law")
+    version = curriculum_cache.current_version()
+    key = f"curriculum:{curriculum_cache.database_tag()}:{version}:12"
+    cache.add(f"{key}:rebuilding", 4242, timeout=60)
+    curriculum_cache._local.clear()
+    with django_assert_num_queries(2):
+        built = curriculum_cache.snapshot(12)
+    assert [c.title for c in built.curriculum_chapters] == ["Ohm's Law"]
