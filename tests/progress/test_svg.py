@@ -151,3 +151,23 @@ def test_activity_chart_day_names_follow_the_language():
     assert "रविवार 22 नवमबर" in hindi
     assert "November" not in hindi
     assert again == english
+
+
+def test_activity_chart_escapes_the_text_it_draws(monkeypatch):
+    """The bars are drawn with str.format: only the numbers are ours; a day name or a translated
+    caption that holds markup must come out escaped."""
+    today = date(2025, 3, 14)
+    real = svg.bar_chart
+
+    def with_markup(points, today=None):
+        chart = real(points, today=today)
+        chart["bars"][0]["text"] = "<b>Mon</b> & co: 3 min"
+        chart["bars"][0]["label"] = "<i>1</i>"
+        return chart
+
+    monkeypatch.setattr(svg, "bar_chart", with_markup)
+    days = [DayActivity(day=today - timedelta(days=13 - n), seconds=180) for n in range(14)]
+    html = render("{% activity_chart days today %}", days=days, today=today)
+    assert "<title>&lt;b&gt;Mon&lt;/b&gt; &amp; co: 3 min</title>" in html
+    assert ">&lt;i&gt;1&lt;/i&gt;</text>" in html
+    assert "<b>" not in html and "<i>" not in html
