@@ -166,6 +166,8 @@ def test_activity_chart_escapes_the_text_it_draws(monkeypatch):
         return chart
 
     monkeypatch.setattr(svg, "bar_chart", with_markup)
+    from progress.templatetags.mars_charts import charts
+    charts.clear()  # drawn afresh, not an earlier test's chart of the same days
     days = [DayActivity(day=today - timedelta(days=13 - n), seconds=180) for n in range(14)]
     html = render("{% activity_chart days today %}", days=days, today=today)
     assert "<title>&lt;b&gt;Mon&lt;/b&gt; &amp; co: 3 min</title>" in html
