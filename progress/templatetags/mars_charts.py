@@ -61,7 +61,7 @@ BAR_RECT = '<rect x="{x}" y="{y}" width="{width}" height="{height}" rx="2" fill=
 TABLE_ROW = '<tr><th scope="row">{day}</th><td>{minutes}</td></tr>'
 
 
-charts = Drawn(4096)  # one per distinct fortnight of minutes (and day, language); most learners share a few
+charts = Drawn(1024)  # one per distinct fortnight (and day, language), ~3 KB each: the common ones, such as an idle one
 
 
 @register.simple_tag
