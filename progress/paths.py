@@ -160,7 +160,7 @@ def active_paths(*, learner, main_sequence=True):
     without = () if main_sequence else ("steps_sequence",)
     # Hand-written (mars_labs/rows.py): every page of a learner runs it, and compiling the ORM's
     # query cost more than PostgreSQL's work (about 1 ms of a fresh dashboard's 10).
-    sql = (f"SELECT {raw_rows.columns(LearningPath, 'p', without)} FROM progress_learningpath p "
+    sql = (f"SELECT {raw_rows.columns(LearningPath, 'p', without)} FROM {LearningPath._meta.db_table} p "
            f"WHERE p.user_id = %s AND p.is_active = %s ORDER BY p.created_at")
     with connection.cursor() as cursor:
         cursor.execute(sql, [learner.pk, True])

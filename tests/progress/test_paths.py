@@ -448,3 +448,37 @@ def test_path_contents_for_each_level_on_the_demo_curriculum(demo, level, path_t
     ohms_law_steps = [str(pk) for pk in demo.steps.order_by("order_index").values_list("pk", flat=True)]
     first_of_ohm = next(sid for sid in path.steps_sequence if sid in ohms_law_steps)
     assert (LearningStep.objects.get(pk=first_of_ohm).title == "Quiz") is quiz_first
+
+
+def test_active_paths_read_by_hand_are_what_the_orm_reads(django_assert_num_queries):
+    """``active_paths`` is one hand-written SELECT (mars_labs/rows.py): the same values the ORM gives, only
+    the learner's active paths, oldest first; ``main_sequence=False`` leaves the main path's step order
+    deferred (read by one query when used) and loads the remedial paths' in one query more."""
+    chapter = olabs_chapter()
+    learner = learner_at("intermediate")
+    main = learning_paths.rebuild_main_path(learner=learner).path
+    remedial = LearningPath.objects.create(user=learner, name="Review: Ohm's Law", path_type=PathType.REMEDIAL,
+                                           chapter=chapter, steps_sequence=[str(chapter.steps.first().pk)],
+                                           step_notes={"x": {"note": "n"}})
+    LearningPath.objects.create(user=learner, name="Ended", path_type=PathType.REMEDIAL, chapter=chapter,
+                                is_active=False)
+    LearningPath.objects.create(user=UserFactory(grade=12), name="Someone else's", path_type=PathType.REMEDIAL,
+                                chapter=chapter)
+    fields = [f.attname for f in LearningPath._meta.concrete_fields]
+
+    def values(path):
+        return {name: getattr(path, name) for name in fields}
+
+    with django_assert_num_queries(1):
+        got_main, got_remedial = learning_paths.active_paths(learner=learner)
+    assert values(got_main) == values(LearningPath.objects.get(pk=main.pk))
+    assert main.omitted and main.step_notes  # an intermediate path: something to compare
+    assert [values(p) for p in got_remedial] == [values(LearningPath.objects.get(pk=remedial.pk))]
+
+    with django_assert_num_queries(2):
+        light_main, light_remedial = learning_paths.active_paths(learner=learner, main_sequence=False)
+        assert light_remedial[0].steps_sequence == remedial.steps_sequence  # loaded with the second query
+    assert light_main.get_deferred_fields() == {"steps_sequence"}
+    assert light_main.step_notes == main.step_notes and light_main.omitted == main.omitted
+    with django_assert_num_queries(1):
+        assert light_main.steps_sequence == main.steps_sequence
