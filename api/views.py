@@ -326,16 +326,16 @@ def _class_and_version(learner):
     return found or (None, 0)
 
 
-def progress_summary(learner, *, grade=None, snapshot=None):
+def progress_summary(learner, *, snapshot=None):
     """Subject and chapter percentages for ``learner``: two queries (the class, the steps done per
-    chapter), one when the caller gives the class (``grade``) and its curriculum (``snapshot``).
+    chapter), one when the caller gives the curriculum of the learner's class (``snapshot``).
 
     The curriculum comes from its cache (curriculum/cache.py); the numbers are
     ``engine.subject_rollups`` and ``engine.chapter_rollups``' (tests/api/test_read.py).
     """
-    if snapshot is None:  # the caller knows neither: read the class, then its curriculum
-        grade = _class_and_version(learner)[0]
-        snapshot = curriculum_cache.snapshot(grade)
+    if snapshot is None:  # read the class, then its curriculum
+        snapshot = curriculum_cache.snapshot(_class_and_version(learner)[0])
+    grade = snapshot.grade
     done = engine.done_counts_by_chapter(learner=learner)
     by_subject = {}
     for chapter in snapshot.curriculum_chapters:
@@ -390,7 +390,7 @@ def summary_response(learner):
 
     def draw(version):
         snapshot = curriculum_cache.snapshot(grade, version=version)
-        return json.dumps(progress_summary(learner, grade=grade, snapshot=snapshot), ensure_ascii=False)
+        return json.dumps(progress_summary(learner, snapshot=snapshot), ensure_ascii=False)
 
     return HttpResponse(progress_versions.cached_html(key, draw, curriculum=True), content_type="application/json")
 
