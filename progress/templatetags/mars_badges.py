@@ -10,8 +10,15 @@ step type of each of its chapters (250 at district scale): as an
 (templates/progress/_subject_card.html). It depends only on the subject's
 code, name and language, the card's counts and accent, and the page's
 language. A dashboard draws one per subject (16 at district scale); most
-learners share most cards (0 of 50 chapters done, say).
+learners share most cards (0 of 50 chapters done, say). A card not drawn
+before is filled in from its subject's *blank*: the template drawn once per
+subject, language and accent with markers where the numbers and the ring go
+(``_blank_card``). From the template each new card cost 0.36 ms, and a
+learner far along the curriculum has 16 cards nobody else has; filling the
+blank costs the ring and seven ``str.replace``.
 """
+
+from types import SimpleNamespace
 
 from django import template
 from django.template.loader import render_to_string
@@ -20,10 +27,17 @@ from django.utils.translation import get_language
 
 from progress.drawn import Drawn
 
+from .mars_charts import progress_ring
+
 register = template.Library()
 
 badges = Drawn(512)  # 4 statuses x a handful of labels x 2 x the languages; more means a caller varies something odd
 cards = Drawn(8192)  # ~16 subjects x the count combinations learners are at; ~1 KB each
+blank_cards = Drawn(1024)  # ~16 subjects x 6 accents x with/without simulations x the languages
+CARD_RING = (84, 9)  # the ring's size and stroke on a subject card
+# What a blank card holds where a card's numbers go: NUL never survives into a rendered name (see subject_card).
+_MARK = "\x00{}\x00"
+_NUMBERS = ("chapters_done", "chapters_total", "steps_done", "steps_total", "simulations_done", "simulations_total")
 
 
 @register.simple_tag
@@ -40,4 +54,42 @@ def subject_card(card):
     key = (get_language(), get_script_prefix(), card.accent, subject.code, subject.name,
            subject.content_language, rollup.steps_done, rollup.steps_total, rollup.chapters_done,
            rollup.chapters_total, card.simulations_done, card.simulations_total)
-    return cards.get(key, lambda: render_to_string("progress/_subject_card.html", {"card": card}))
+    return cards.get(key, lambda: _fill(card))
+
+
+def draw_card(card):
+    """``card`` drawn from templates/progress/_subject_card.html (the reference ``_fill`` is held to)."""
+    return render_to_string("progress/_subject_card.html", {"card": card, "ring": _ring(card)})
+
+
+def _ring(card):
+    return progress_ring(card.percentage, card.ring_label, *CARD_RING)
+
+
+def _fill(card):
+    """``card`` as ``draw_card`` draws it: its blank with the numbers and the ring put in."""
+    subject = card.subject
+    if "\x00" in subject.name or "\x00" in subject.code:
+        return draw_card(card)  # a name holding a marker's character: no blank can tell them apart
+    blank_key = (get_language(), get_script_prefix(), card.accent, subject.code, subject.name,
+                 subject.content_language, bool(card.simulations_total))
+    html = blank_cards.get(blank_key, lambda: _blank_card(card))
+    numbers = card.rollup
+    for name, value in (("chapters_done", numbers.chapters_done), ("chapters_total", numbers.chapters_total),
+                        ("steps_done", numbers.steps_done), ("steps_total", numbers.steps_total),
+                        ("simulations_done", card.simulations_done), ("simulations_total", card.simulations_total)):
+        html = html.replace(_MARK.format(name), str(int(value)))
+    return html.replace(_MARK.format("ring"), _ring(card))
+
+
+def _blank_card(card):
+    """The card's template drawn with markers for the numbers and the ring: what every card of this
+    subject, accent and language shares. ``simulations_total`` stays falsy when it is 0 (the row is left out)."""
+    marks = {name: _MARK.format(name) for name in _NUMBERS}
+    blank = SimpleNamespace(
+        accent=card.accent, subject=card.subject,
+        rollup=SimpleNamespace(**{name: marks[name] for name in _NUMBERS[:4]}),
+        simulations_done=marks["simulations_done"],
+        simulations_total=marks["simulations_total"] if card.simulations_total else 0,
+    )
+    return render_to_string("progress/_subject_card.html", {"card": blank, "ring": _MARK.format("ring")})

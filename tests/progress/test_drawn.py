@@ -6,7 +6,6 @@ from datetime import date, timedelta
 
 import pytest
 from django.template import Context, Template
-from django.template.loader import render_to_string
 from django.test import override_settings
 from django.utils import translation
 
@@ -47,8 +46,7 @@ def chart(days, today):
 
 def test_a_card_is_what_its_template_draws_and_shows_its_numbers():
     html = tag(card(steps_done=10, chapters_done=2, sims=(1, 5)))
-    assert html == render_to_string("progress/_subject_card.html", {"card": card(steps_done=10, chapters_done=2,
-                                                                                 sims=(1, 5))})
+    assert html == mars_badges.draw_card(card(steps_done=10, chapters_done=2, sims=(1, 5)))
     assert 'data-subject="phy"' in html and 'href="/subjects/phy/"' in html
     assert '<dd data-count="chapters">2 / 50</dd>' in html
     assert '<dd data-count="steps">10 / 250</dd>' in html
@@ -71,8 +69,29 @@ def test_anything_a_card_shows_makes_another_card(change):
     before = tag(card())
     after = tag(card(**change))
     assert after != before
-    assert after == render_to_string("progress/_subject_card.html", {"card": card(**change)})
+    assert after == mars_badges.draw_card(card(**change))
     assert len(mars_badges.cards) == 2
+
+
+@pytest.mark.parametrize("name", ["Physics", "<b>R&D</b>", 'Say "hi" {0} {steps_done} %s',
+                                  "Ganit \u0917\u0923\u093f\u0924", "\x00steps_done\x00", "0 / 50"])
+@pytest.mark.parametrize("language", ["en", "hi"])
+def test_a_card_filled_in_from_its_blank_is_the_card_its_template_draws(name, language):
+    """Every number and ring put into a subject's blank card gives exactly what the template draws."""
+    with translation.override(language):
+        for steps_done, chapters_done, sims in [(0, 0, (0, 0)), (0, 0, (0, 5)), (10, 2, (1, 5)), (250, 50, (5, 5)),
+                                                (125, 25, (3, 7)), (1, 0, (0, 0))]:
+            a_card = card(name=name, steps_done=steps_done, chapters_done=chapters_done, sims=sims)
+            assert tag(a_card) == mars_badges.draw_card(a_card), (name, steps_done, chapters_done, sims)
+    assert len(mars_badges.blank_cards) == (0 if "\x00" in name else 2)  # with and without simulations
+
+
+def test_cards_of_one_subject_share_its_blank_and_each_shows_its_own_numbers():
+    low, high = tag(card(steps_done=0, chapters_done=0)), tag(card(steps_done=200, chapters_done=40))
+    assert len(mars_badges.blank_cards) == 1 and len(mars_badges.cards) == 2
+    assert '<dd data-count="steps">0 / 250</dd>' in low and 'aria-valuenow="0"' in low
+    assert '<dd data-count="steps">200 / 250</dd>' in high and 'aria-valuenow="80"' in high
+    assert "\x00" not in low + high
 
 
 def test_a_subject_name_is_escaped():
