@@ -16,9 +16,17 @@ subject, language and accent with markers where the numbers and the ring go
 (``_blank_card``). From the template each new card cost 0.36 ms, and a
 learner far along the curriculum has 16 cards nobody else has; filling the
 blank costs the ring and seven ``str.replace``.
+
+``{% drawn value ... %}...{% enddrawn %}``: any fragment of a template, kept
+under the values named (resolved in the template's context), the language,
+the script prefix and which tag it is. Name every value the
+fragment shows. The dashboard's recommendations and continue card use it: a
+class's learners at the same place see the same items.
 """
 
+import itertools
 from types import SimpleNamespace
+from uuid import UUID
 
 from django import template
 from django.template.loader import render_to_string
@@ -38,6 +46,40 @@ CARD_RING = (84, 9)  # the ring's size and stroke on a subject card
 # What a blank card holds where a card's numbers go: NUL never survives into a rendered name (see subject_card).
 _MARK = "\x00{}\x00"
 _NUMBERS = ("chapters_done", "chapters_total", "steps_done", "steps_total", "simulations_done", "simulations_total")
+
+
+fragments = Drawn(8192)  # {% drawn %}: per fragment of a template x the values it shows; ~0.5-1 KB each
+
+
+_fragment_numbers = itertools.count()
+
+
+class DrawnNode(template.Node):
+    child_nodelists = ("nodelist",)
+
+    def __init__(self, nodelist, values, number):
+        self.nodelist, self.values, self.number = nodelist, values, number  # (the parser sets ``origin``)
+
+    def render(self, context):
+        values = tuple(_hashable(value.resolve(context)) for value in self.values)
+        key = (self.number, get_language(), get_script_prefix(), *values)
+        return fragments.get(key, lambda: self.nodelist.render(context))
+
+
+def _hashable(value):
+    return value if value is None or isinstance(value, int | str | UUID) else str(value)
+
+
+@register.tag
+def drawn(parser, token):
+    """``{% drawn value ... %}...{% enddrawn %}``: see the module docstring."""
+    bits = token.split_contents()[1:]
+    if not bits:
+        raise template.TemplateSyntaxError("drawn needs the values its fragment shows")
+    nodelist = parser.parse(("enddrawn",))
+    parser.delete_first_token()
+    # Each tag compiled gets its own number: two fragments with the same values are still two fragments.
+    return DrawnNode(nodelist, [parser.compile_filter(bit) for bit in bits], next(_fragment_numbers))
 
 
 @register.simple_tag

@@ -549,3 +549,43 @@ def test_recommendations_do_not_call_a_tie_the_lowest_subject(learner, learner_c
     assert response.context["dashboard"].focus is None
     assert items[0].reason == "a first step in Physics"
     assert "lowest" not in section(response.content.decode(), "recommendations")
+
+
+# ---------------------------------------------------------------- drawn fragments
+
+
+def test_learners_at_the_same_place_share_drawn_items_and_each_sees_the_current_ones(learner, learner_client,
+                                                                                     physics, client):
+    """The recommendations and the continue card are {% drawn %} fragments: shared between learners
+    at the same place, drawn afresh when anything they show changes (a title, a percentage)."""
+    from django.core.cache import cache
+
+    from progress import drawn
+    from progress.templatetags import mars_badges
+
+    drawn._forget()
+    _subject, (first, _second) = physics
+    reading = steps_of(first)[0]
+    start(learner, reading, percentage=20)
+    mine = learner_client.get(HOME).content.decode()
+    assert "20% done" in section(mine, "continue") and reading.title in section(mine, "recommendations")
+    stored = len(mars_badges.fragments)
+
+    other = UserFactory(username="ravi", first_name="Ravi", grade=12)
+    start(other, reading, percentage=20)
+    client.force_login(other)
+    theirs = client.get(HOME).content.decode()
+    assert len(mars_badges.fragments) == stored  # the same items: nothing drawn again
+    assert section(theirs, "continue") == section(mine, "continue")
+    assert section(theirs, "recommendations") == section(mine, "recommendations")
+
+    LearningProgress.objects.filter(user=other, step=reading).update(completion_percentage=60)
+    cache.clear()  # the pages drawn, not the fragments
+    theirs = client.get(HOME).content.decode()
+    assert "20% done" not in section(theirs, "continue") and "60% done" in section(theirs, "continue")
+    reading.title = "Ohm's law, read again"
+    reading.save()  # the curriculum changed: the cached pages and the snapshot are replaced
+    theirs = client.get(HOME).content.decode()
+    assert "Ohm&#x27;s law, read again: 60% done" in section(theirs, "continue")
+    assert "Ohm&#x27;s law, read again" in section(theirs, "recommendations")
+    assert "read again" not in mine

@@ -5,7 +5,7 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from django.template import Context, Template
+from django.template import Context, Template, TemplateSyntaxError
 from django.test import override_settings
 from django.utils import translation
 
@@ -137,3 +137,47 @@ def test_debug_draws_every_time():
     store.get("k", lambda: calls.append(1) or "x")
     store.get("k", lambda: calls.append(1) or "x")
     assert len(calls) == 2 and len(store) == 0
+
+
+FRAGMENT = Template(
+    "{% load mars_badges %}{% for item in items %}"
+    "{% drawn item.name item.n %}<li>{{ item.name }}: {{ item.n }} {{ forloop.counter }} {{ secret }}</li>"
+    "{% enddrawn %}"
+    "{% endfor %}|{% drawn 'same' %}first{% enddrawn %}|{% drawn 'same' %}second{% enddrawn %}"
+)
+
+
+def fragment(items, **extra):
+    return FRAGMENT.render(Context({"items": items, **extra}))
+
+
+def test_a_drawn_fragment_is_drawn_once_per_distinct_value_it_names():
+    html = fragment([{"name": "Ohm's law", "n": 1}, {"name": "Ohm's law", "n": 1}, {"name": "Ohm's law", "n": 2}])
+    items = html.split("|")[0]
+    # The second item is the first one's fragment again (its forloop.counter was not named): shared.
+    assert items == "<li>Ohm&#x27;s law: 1 1 </li><li>Ohm&#x27;s law: 1 1 </li><li>Ohm&#x27;s law: 2 3 </li>"
+    assert len(mars_badges.fragments) == 4  # two items, and the two 'same' tags
+
+
+def test_two_drawn_tags_with_the_same_values_are_two_fragments():
+    assert fragment([]).split("|")[1:] == ["first", "second"]
+
+
+def test_a_drawn_fragment_follows_the_language():
+    page = Template("{% load i18n mars_badges %}{% drawn 'x' %}{% translate 'Chapters' %}{% enddrawn %}")
+    with translation.override("en"):
+        english = page.render(Context())
+    with translation.override("hi"):
+        hindi = page.render(Context())
+    assert english == "Chapters" and hindi != english
+
+
+def test_a_drawn_tag_needs_values():
+    with pytest.raises(TemplateSyntaxError):
+        Template("{% load mars_badges %}{% drawn %}x{% enddrawn %}")
+
+
+@override_settings(DEBUG=True)
+def test_debug_draws_fragments_every_time():
+    assert fragment([{"name": "a", "n": 1}], secret="s1").startswith("<li>a: 1 1 s1</li>")
+    assert fragment([{"name": "a", "n": 1}], secret="s2").startswith("<li>a: 1 1 s2</li>")
