@@ -42,12 +42,17 @@ class Verdict:
 def hit(caller_key, *, rate=None, now=None):
     """Count one request for ``caller_key`` and say whether it is within the limit.
 
-    One cache call (``incr``), two when a window starts (``add``).
+    With Redis, one round trip (``DegradingRedisCache.count``); with another cache one call
+    (``incr``), two when a window starts (``add``).
     """
     limit, period = parse_rate(rate or settings.API_RATE_LIMIT)
     now = time.time() if now is None else now
     window = int(now // period)
     key = f"api-rate:{caller_key}:{window}"
+    count_once = getattr(cache, "count", None)
+    if count_once is not None:
+        count = count_once(key, timeout=period + 1) or 1  # None: Redis unreachable, a count of nothing
+        return _verdict(count, limit, window, period, now)
     # incr() first: the window usually exists (add() first cost a cache call more per request).
     # incr() is atomic in Redis and in local memory; add() starts the window for one caller only.
     try:
@@ -59,5 +64,9 @@ def hit(caller_key, *, rate=None, now=None):
                 count = cache.incr(key)
             except ValueError:  # a cache that cannot count (Redis unreachable, mars_labs/cache.py) limits nothing
                 count = 1
+    return _verdict(count, limit, window, period, now)
+
+
+def _verdict(count, limit, window, period, now):
     retry_after = max(1, math.ceil((window + 1) * period - now))
     return Verdict(allowed=count <= limit, limit=limit, remaining=max(0, limit - count), retry_after=retry_after)

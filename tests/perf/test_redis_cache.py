@@ -39,6 +39,46 @@ def test_real_redis_stores_adds_and_counts(real_redis):
     assert cache.get("greeting", "gone") == "gone"
 
 
+def test_real_redis_counts_in_one_round_trip_and_expires_the_count(real_redis, monkeypatch):
+    import redis
+    from django.core.cache import caches
+
+    cache.get("warm-up")  # the connection's own set-up (HELLO, CLIENT ...) is not what is counted
+    sent = []
+    real_send = redis.connection.AbstractConnection.send_packed_command
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command",
+                        lambda self, command, *a, **kw: sent.append(command) or real_send(self, command, *a, **kw))
+    assert [cache.count("hits", timeout=30) for _ in range(3)] == [1, 2, 3]
+    assert len(sent) == 3  # one round trip each, the first (which starts the count) included
+    client = redis.Redis.from_url(caches["default"]._servers[0])
+    key = cache.make_and_validate_key("hits")
+    assert 0 < client.ttl(key) <= 30  # the count expires: windows do not pile up in Redis
+    client.expire(key, 500)
+    cache.count("hits", timeout=30)
+    assert client.ttl(key) > 30  # a running count keeps the expiry its window started with
+    assert cache.get("hits") == 4 and cache.incr("hits") == 5  # Django's own calls read the same integer
+
+
+def test_api_rate_limit_on_real_redis_counts_once_per_request_and_refuses_over_the_limit(real_redis, monkeypatch):
+    import redis
+
+    from api import ratelimit
+
+    cache.get("warm-up")  # the connection's own set-up (HELLO, CLIENT ...) is not what is counted
+    sent = []
+    real_send = redis.connection.AbstractConnection.send_packed_command
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command",
+                        lambda self, command, *a, **kw: sent.append(command) or real_send(self, command, *a, **kw))
+    now = 60 * 16_666_667 + 10.0  # 10 s into a minute
+    verdicts = [ratelimit.hit("token:7", rate="2/minute", now=now) for _ in range(3)]
+    assert [v.allowed for v in verdicts] == [True, True, False]
+    assert [v.remaining for v in verdicts] == [1, 0, 0]
+    assert verdicts[2].retry_after == 50
+    assert len(sent) == 3  # one Redis round trip per request
+    assert ratelimit.hit("token:7", rate="2/minute", now=now + 60).allowed  # the next window starts again
+    assert ratelimit.hit("token:8", rate="2/minute", now=now).allowed  # another caller has its own count
+
+
 def test_dashboard_reads_the_curriculum_snapshot_from_redis(real_redis, learner, learner_client):
     chapter = make_chapter(steps=3, title="Ohm's Law")
     import redis

@@ -51,6 +51,7 @@ def test_every_operation_is_a_miss_or_a_no_op(redis_down, caplog):
         assert backend.set_many({"a": 1}) == ["a"]
         with pytest.raises(ValueError):
             backend.incr("k")
+        assert backend.count("k", timeout=5) is None
 
     warnings = [r for r in caplog.records if r.name == "mars_labs.cache"]
     assert len(warnings) == 1  # once per outage, not once per call
