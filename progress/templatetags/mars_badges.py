@@ -42,44 +42,10 @@ register = template.Library()
 badges = Drawn(512)  # 4 statuses x a handful of labels x 2 x the languages; more means a caller varies something odd
 cards = Drawn(8192)  # ~16 subjects x the count combinations learners are at; ~1 KB each
 blank_cards = Drawn(1024)  # ~16 subjects x 6 accents x with/without simulations x the languages
-CARD_RING = (84, 9)  # the ring's size and stroke on a subject card
-# What a blank card holds where a card's numbers go: NUL never survives into a rendered name (see subject_card).
-_MARK = "\x00{}\x00"
-_NUMBERS = ("chapters_done", "chapters_total", "steps_done", "steps_total", "simulations_done", "simulations_total")
-
-
 fragments = Drawn(8192)  # {% drawn %}: per fragment of a template x the values it shows; ~0.5-1 KB each
 
 
-_fragment_numbers = itertools.count()
-
-
-class DrawnNode(template.Node):
-    child_nodelists = ("nodelist",)
-
-    def __init__(self, nodelist, values, number):
-        self.nodelist, self.values, self.number = nodelist, values, number  # (the parser sets ``origin``)
-
-    def render(self, context):
-        values = tuple(_hashable(value.resolve(context)) for value in self.values)
-        key = (self.number, get_language(), get_script_prefix(), *values)
-        return fragments.get(key, lambda: self.nodelist.render(context))
-
-
-def _hashable(value):
-    return value if value is None or isinstance(value, int | str | UUID) else str(value)
-
-
-@register.tag
-def drawn(parser, token):
-    """``{% drawn value ... %}...{% enddrawn %}``: see the module docstring."""
-    bits = token.split_contents()[1:]
-    if not bits:
-        raise template.TemplateSyntaxError("drawn needs the values its fragment shows")
-    nodelist = parser.parse(("enddrawn",))
-    parser.delete_first_token()
-    # Each tag compiled gets its own number: two fragments with the same values are still two fragments.
-    return DrawnNode(nodelist, [parser.compile_filter(bit) for bit in bits], next(_fragment_numbers))
+# ---------------------------------------------------------------- status badge
 
 
 @register.simple_tag
@@ -87,6 +53,14 @@ def status_badge(status, label="", compact=False):
     key = (get_language(), status, str(label), bool(compact))
     context = {"status": status, "label": label, "compact": compact}
     return badges.get(key, lambda: render_to_string("progress/_status_badge.html", context))
+
+
+# ---------------------------------------------------------------- subject card
+
+CARD_RING = (84, 9)  # the ring's size and stroke on a subject card
+# What a blank card holds where a card's numbers go. A name holding NUL is drawn whole instead (_fill).
+_MARK = "\x00{}\x00"
+_NUMBERS = ("chapters_done", "chapters_total", "steps_done", "steps_total", "simulations_done", "simulations_total")
 
 
 @register.simple_tag
@@ -135,3 +109,37 @@ def _blank_card(card):
         simulations_total=marks["simulations_total"] if card.simulations_total else 0,
     )
     return render_to_string("progress/_subject_card.html", {"card": blank, "ring": _MARK.format("ring")})
+
+
+# ---------------------------------------------------------------- {% drawn %} fragments
+
+_fragment_numbers = itertools.count()
+
+
+@register.tag
+def drawn(parser, token):
+    """``{% drawn value ... %}...{% enddrawn %}``: see the module docstring."""
+    bits = token.split_contents()[1:]
+    if not bits:
+        raise template.TemplateSyntaxError("drawn needs the values its fragment shows")
+    nodelist = parser.parse(("enddrawn",))
+    parser.delete_first_token()
+    # Each tag compiled gets its own number: two fragments with the same values are still two fragments.
+    return DrawnNode(nodelist, [parser.compile_filter(bit) for bit in bits], next(_fragment_numbers))
+
+
+class DrawnNode(template.Node):
+    child_nodelists = ("nodelist",)
+
+    def __init__(self, nodelist, values, number):
+        self.nodelist, self.values, self.number = nodelist, values, number  # (the parser sets ``origin``)
+
+    def render(self, context):
+        values = tuple(_hashable(value.resolve(context)) for value in self.values)
+        key = (self.number, get_language(), get_script_prefix(), *values)
+        return fragments.get(key, lambda: self.nodelist.render(context))
+
+
+def _hashable(value):
+    """A key part: strings, numbers, UUIDs and None as they are, anything else (a lazy string) as its text."""
+    return value if value is None or isinstance(value, int | str | UUID) else str(value)
