@@ -39,15 +39,23 @@ def test_real_redis_stores_adds_and_counts(real_redis):
     assert cache.get("greeting", "gone") == "gone"
 
 
-def test_real_redis_counts_in_one_round_trip_and_expires_the_count(real_redis, monkeypatch):
+@pytest.fixture
+def sent(real_redis, monkeypatch):
+    """What this test sends to Redis from now on, one entry per round trip."""
     import redis
-    from django.core.cache import caches
 
     cache.get("warm-up")  # the connection's own set-up (HELLO, CLIENT ...) is not what is counted
     sent = []
     real_send = redis.connection.AbstractConnection.send_packed_command
     monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command",
                         lambda self, command, *a, **kw: sent.append(command) or real_send(self, command, *a, **kw))
+    return sent
+
+
+def test_real_redis_counts_in_one_round_trip_and_expires_the_count(sent):
+    import redis
+    from django.core.cache import caches
+
     assert [cache.count("hits", timeout=30) for _ in range(3)] == [1, 2, 3]
     assert len(sent) == 3  # one round trip each, the first (which starts the count) included
     client = redis.Redis.from_url(caches["default"]._servers[0])
@@ -59,16 +67,9 @@ def test_real_redis_counts_in_one_round_trip_and_expires_the_count(real_redis, m
     assert cache.get("hits") == 4 and cache.incr("hits") == 5  # Django's own calls read the same integer
 
 
-def test_api_rate_limit_on_real_redis_counts_once_per_request_and_refuses_over_the_limit(real_redis, monkeypatch):
-    import redis
-
+def test_api_rate_limit_on_real_redis_counts_once_per_request_and_refuses_over_the_limit(sent):
     from api import ratelimit
 
-    cache.get("warm-up")  # the connection's own set-up (HELLO, CLIENT ...) is not what is counted
-    sent = []
-    real_send = redis.connection.AbstractConnection.send_packed_command
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command",
-                        lambda self, command, *a, **kw: sent.append(command) or real_send(self, command, *a, **kw))
     now = 60 * 16_666_667 + 10.0  # 10 s into a minute
     verdicts = [ratelimit.hit("token:7", rate="2/minute", now=now) for _ in range(3)]
     assert [v.allowed for v in verdicts] == [True, True, False]
