@@ -85,43 +85,56 @@ def bar_chart(points: Sequence[tuple[date, int]], *, today=None, width=280, heig
     carries its spoken text ("Mon 3 Mar: 12 min") for <title> and the
     visually-hidden table.
     """
+    chart = chart_frame(points, width=width, height=height)
+    chart["bars"] = [bar(chart, index, day, minutes, today=today) for index, (day, minutes) in enumerate(points)]
+    return chart
+
+
+def chart_frame(points: Sequence[tuple[date, int]], *, width=280, height=120):
+    """``bar_chart`` without its bars: the scale, the frame's numbers and the totals (``bar`` draws each bar)."""
     label_height, top = 16, 14
     plot_height = height - label_height - top
     count = max(1, len(points))
-    slot = width / count
-    bar_width = max(2.0, slot * 0.7)
     peak = max((minutes for _day, minutes in points), default=0)
-    scale_max = _nice_ceiling(peak) if peak else 0
-    bars = []
-    for index, (day, minutes) in enumerate(points):
-        bar_height = plot_height * minutes / scale_max if scale_max else 0
-        if minutes and bar_height < 2:
-            bar_height = 2
-        text = _("%(day)s: %(minutes)d min") % {"day": day_label(day, "D j M"), "minutes": minutes}
-        bars.append({
-            "day": day,
-            "minutes": minutes,
-            "text": text,
-            "x": _num(index * slot + (slot - bar_width) / 2),
-            "y": _num(top + plot_height - bar_height),
-            "width": _num(bar_width),
-            "height": _num(bar_height),
-            "label_x": _num(index * slot + slot / 2),
-            "label": day_label(day, "j"),
-            "is_today": day == today,
-            "is_empty": not minutes,
-        })
     total = sum(minutes for _day, minutes in points)
     return {
-        "bars": bars,
         "width": _num(width),
         "height": _num(height),
         "baseline_y": _num(top + plot_height),
         "label_y": _num(height - 4),
         "top_y": _num(top),
         "scale_label_y": _num(top - 4),
-        "scale_max": scale_max,
+        "scale_max": _nice_ceiling(peak) if peak else 0,
         "total_minutes": total,
         "active_days": sum(1 for _day, minutes in points if minutes),
         "days": len(points),
+        # For bar(): the slot each day gets and the plot's top and height, in numbers.
+        "slot": width / count,
+        "top": top,
+        "plot_height": plot_height,
+    }
+
+
+def bar(frame, index, day, minutes, *, today=None):
+    """The ``index``-th bar of a chart with ``frame`` (``chart_frame``): ``minutes`` on ``day``.
+
+    It depends on the frame only through its slot, its plot and ``scale_max``.
+    """
+    slot, top, plot_height, scale_max = frame["slot"], frame["top"], frame["plot_height"], frame["scale_max"]
+    bar_width = max(2.0, slot * 0.7)
+    bar_height = plot_height * minutes / scale_max if scale_max else 0
+    if minutes and bar_height < 2:
+        bar_height = 2
+    return {
+        "day": day,
+        "minutes": minutes,
+        "text": _("%(day)s: %(minutes)d min") % {"day": day_label(day, "D j M"), "minutes": minutes},
+        "x": _num(index * slot + (slot - bar_width) / 2),
+        "y": _num(top + plot_height - bar_height),
+        "width": _num(bar_width),
+        "height": _num(bar_height),
+        "label_x": _num(index * slot + slot / 2),
+        "label": day_label(day, "j"),
+        "is_today": day == today,
+        "is_empty": not minutes,
     }

@@ -62,6 +62,8 @@ TABLE_ROW = '<tr><th scope="row">{day}</th><td>{minutes}</td></tr>'
 
 
 charts = Drawn(1024)  # one per distinct fortnight (and day, language), ~3 KB each: the common ones, such as an idle one
+bars = Drawn(8192)  # one per distinct bar: 14 places x the days of a fortnight x the minutes and scales seen; ~0.3 KB
+table_rows = Drawn(4096)  # the hidden table's row per day and minutes; ~60 B
 
 
 @register.simple_tag
@@ -83,22 +85,32 @@ def activity_chart(days, today=None):
 
 def _chart_context(points, today):
     # str.format with only the text escaped (day names and numbers from the locale); every other value is
-    # one of svg.bar_chart's own formatted numbers: format_html escaped ~250 of those per chart.
-    chart = svg.bar_chart(points, today=today)
-    label_y = chart["label_y"]
-    chart["bar_groups"] = mark_safe("\n    ".join(  # noqa: S308 - our numbers and the escaped text only
-        BAR.format(
-            today=" bar-today" if bar["is_today"] else "",
-            text=escape(bar["text"]),
-            rect="" if bar["is_empty"] else BAR_RECT.format_map(bar),
-            label_x=bar["label_x"],
-            label_y=label_y,
-            label=escape(bar["label"]),
-        )
-        for bar in chart["bars"]
-    ))
-    chart["table_rows"] = mark_safe("\n      ".join(  # noqa: S308 - the escaped day name and an int
-        TABLE_ROW.format(day=escape(svg.day_label(bar["day"], "l j F")), minutes=int(bar["minutes"]))
-        for bar in chart["bars"]
-    ))
+    # one of svg's own formatted numbers: format_html escaped ~250 of those per chart. Each bar and each
+    # table row is drawn once per distinct one: a learner's fortnight is usually their own, but its days
+    # mostly are not (an idle day looks the same in every chart of that fortnight).
+    chart = svg.chart_frame(points)
+    language, scale_max = get_language(), chart["scale_max"]
+    groups, rows = [], []
+    for index, (day, minutes) in enumerate(points):
+        # A bar depends on its place, day and minutes, and on the scale only when it is not empty.
+        key = (language, len(points), index, day, minutes, scale_max if minutes else 0, day == today)
+        groups.append(bars.get(key, lambda index=index, day=day, minutes=minutes: _draw_bar(
+            chart, index, day, minutes, today)))
+        rows.append(table_rows.get((language, day, minutes), lambda day=day, minutes=minutes: TABLE_ROW.format(
+            day=escape(svg.day_label(day, "l j F")), minutes=int(minutes))))
+    chart["bar_groups"] = mark_safe("\n    ".join(groups))  # noqa: S308 - our numbers and the escaped text only
+    chart["table_rows"] = mark_safe("\n      ".join(rows))  # noqa: S308 - the escaped day name and an int
     return chart
+
+
+def _draw_bar(chart, index, day, minutes, today):
+    """A bar's ``<g>``: its rectangle, spoken text and day label."""
+    bar = svg.bar(chart, index, day, minutes, today=today)
+    return BAR.format(
+        today=" bar-today" if bar["is_today"] else "",
+        text=escape(bar["text"]),
+        rect="" if bar["is_empty"] else BAR_RECT.format_map(bar),
+        label_x=bar["label_x"],
+        label_y=chart["label_y"],
+        label=escape(bar["label"]),
+    )

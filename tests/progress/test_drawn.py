@@ -181,3 +181,37 @@ def test_a_drawn_tag_needs_values():
 def test_debug_draws_fragments_every_time():
     assert fragment([{"name": "a", "n": 1}], secret="s1").startswith("<li>a: 1 1 s1</li>")
     assert fragment([{"name": "a", "n": 1}], secret="s2").startswith("<li>a: 1 1 s2</li>")
+
+
+def test_charts_share_their_days_bars_and_each_is_the_chart_drawn_afresh():
+    """Bars and table rows are kept per distinct bar; a chart put together from them is the one drawn
+    with nothing kept (DEBUG), for random fortnights, scales and days, in two languages."""
+    import random
+
+    rng = random.Random(7)
+    today = date(2026, 12, 7)
+    cases = [(language, today - timedelta(days=rng.randrange(3)),
+              [rng.choice([0, 0, 0, 0, 1, 2, 7, 12, 45, 61, 130]) for _ in range(14)])
+             for _ in range(60) for language in ("en", "hi")]
+
+    def draw_all():
+        drawn_charts = []
+        for language, day, minutes in cases:
+            with translation.override(language):
+                drawn_charts.append(chart(fortnight(day, minutes), today))
+        return drawn_charts
+
+    with override_settings(DEBUG=True):
+        fresh = draw_all()
+    assert draw_all() == fresh
+    assert 0 < len(mars_charts.bars) < len(cases) * 14  # days shared between fortnights were drawn once
+
+
+def test_a_bar_is_drawn_once_for_every_chart_that_has_it():
+    today = date(2026, 12, 7)
+    chart(fortnight(today, [0] * 13 + [12]), today)
+    drawn_bars = len(mars_charts.bars)
+    assert drawn_bars == 14 and len(mars_charts.table_rows) == 14
+    other = chart(fortnight(today, [0] * 12 + [3, 12]), today)  # one day changed; the scale (15 min) kept
+    assert len(mars_charts.bars) == drawn_bars + 1 and len(mars_charts.table_rows) == 15
+    assert "<td>3</td>" in other and "<td>12</td>" in other

@@ -157,17 +157,18 @@ def test_activity_chart_escapes_the_text_it_draws(monkeypatch):
     """The bars are drawn with str.format: only the numbers are ours; a day name or a translated
     caption that holds markup must come out escaped."""
     today = date(2025, 3, 14)
-    real = svg.bar_chart
+    real = svg.bar
 
-    def with_markup(points, today=None):
-        chart = real(points, today=today)
-        chart["bars"][0]["text"] = "<b>Mon</b> & co: 3 min"
-        chart["bars"][0]["label"] = "<i>1</i>"
-        return chart
+    def with_markup(frame, index, day, minutes, today=None):
+        bar = real(frame, index, day, minutes, today=today)
+        if index == 0:
+            bar["text"] = "<b>Mon</b> & co: 3 min"
+            bar["label"] = "<i>1</i>"
+        return bar
 
-    monkeypatch.setattr(svg, "bar_chart", with_markup)
-    from progress.templatetags.mars_charts import charts
-    charts.clear()  # drawn afresh, not an earlier test's chart of the same days
+    monkeypatch.setattr(svg, "bar", with_markup)
+    from progress import drawn
+    drawn._forget()  # drawn afresh, not an earlier test's chart or bars of the same days
     days = [DayActivity(day=today - timedelta(days=13 - n), seconds=180) for n in range(14)]
     html = render("{% activity_chart days today %}", days=days, today=today)
     assert "<title>&lt;b&gt;Mon&lt;/b&gt; &amp; co: 3 min</title>" in html
