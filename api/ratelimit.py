@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+
+from mars_labs import cache as shared_cache
 
 PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 RATE_PATTERN = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
@@ -42,31 +43,12 @@ class Verdict:
 def hit(caller_key, *, rate=None, now=None):
     """Count one request for ``caller_key`` and say whether it is within the limit.
 
-    With Redis, one round trip (``DegradingRedisCache.count``); with another cache one call
-    (``incr``), two when a window starts (``add``).
+    One count in the cache (``mars_labs.cache.count``: one round trip with Redis). A cache that
+    cannot count (Redis unreachable) limits nothing.
     """
     limit, period = parse_rate(rate or settings.API_RATE_LIMIT)
     now = time.time() if now is None else now
     window = int(now // period)
-    key = f"api-rate:{caller_key}:{window}"
-    count_once = getattr(cache, "count", None)
-    if count_once is not None:
-        count = count_once(key, timeout=period + 1) or 1  # None: Redis unreachable, a count of nothing
-        return _verdict(count, limit, window, period, now)
-    # incr() first: the window usually exists (add() first cost a cache call more per request).
-    # incr() is atomic in Redis and in local memory; add() starts the window for one caller only.
-    try:
-        count = cache.incr(key)
-    except ValueError:  # no count yet: this request starts the window
-        count = 1
-        if not cache.add(key, 1, timeout=period + 1):
-            try:  # another request started it in between
-                count = cache.incr(key)
-            except ValueError:  # a cache that cannot count (Redis unreachable, mars_labs/cache.py) limits nothing
-                count = 1
-    return _verdict(count, limit, window, period, now)
-
-
-def _verdict(count, limit, window, period, now):
+    count = shared_cache.count(f"api-rate:{caller_key}:{window}", timeout=period + 1) or 1
     retry_after = max(1, math.ceil((window + 1) * period - now))
     return Verdict(allowed=count <= limit, limit=limit, remaining=max(0, limit - count), retry_after=retry_after)

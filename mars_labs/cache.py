@@ -16,6 +16,7 @@ import functools
 import logging
 import time
 
+from django.core.cache import cache as default_cache
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -146,3 +147,26 @@ class DegradingRedisCache(RedisCache):
     set_many = _degrading(_stored_nothing)(RedisCache.set_many)
     delete_many = _degrading(_nothing)(RedisCache.delete_many)
     clear = _degrading(_not_stored)(RedisCache.clear)
+
+
+def count(key, *, timeout, cache=None):
+    """Add 1 to the count under ``key`` in ``cache`` (the default one) and return it; a count not there
+    yet starts at 1 and lives ``timeout`` seconds. None when the cache cannot count (Redis unreachable).
+
+    Redis: ``DegradingRedisCache.count``, one round trip. Any other cache: ``incr`` first (the count
+    usually exists), ``add`` when it does not; both are atomic in local memory too, and ``add`` starts
+    the count for one caller only.
+    """
+    cache = default_cache if cache is None else cache
+    count_once = getattr(cache, "count", None)
+    if count_once is not None:
+        return count_once(key, timeout=timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:  # no count yet: this call starts it
+        if cache.add(key, 1, timeout=timeout):
+            return 1
+        try:  # another caller started it in between
+            return cache.incr(key)
+        except ValueError:
+            return None

@@ -1397,15 +1397,14 @@ class SnapshotIndex:
                 self.position[step.id] = len(self.position)
                 info = (step.id, chapter_at, subject_at.get(chapter.subject_id) if chapter.in_curriculum else None,
                         step.step_type == StepType.INTERACTIVE)
-                texts = (step.id.hex, str(step.id))
-                for text in texts:
+                _step_id, _chapter_at, in_subject_at, interactive = info
+                for text in (step.id.hex, str(step.id)):
                     self.info_of_text[text] = info
                     self.chapter_at_of_text[text] = chapter_at
-                if info[2] is not None:
-                    self.curriculum_texts.update(texts)
-                    if info[3]:
-                        for text in texts:
-                            self.interactive_subject_of_text[text] = info[2]
+                    if in_subject_at is not None:
+                        self.curriculum_texts.add(text)
+                        if interactive:
+                            self.interactive_subject_of_text[text] = in_subject_at
                 if step.step_type == StepType.INTERACTIVE:
                     self.interactive.add(step.id)
                     if chapter.in_curriculum:

@@ -90,10 +90,10 @@ def _fill(card):
     blank_key = (get_language(), get_script_prefix(), card.accent, subject.code, subject.name,
                  subject.content_language, bool(card.simulations_total))
     html = blank_cards.get(blank_key, lambda: _blank_card(card))
-    numbers = card.rollup
-    for name, value in (("chapters_done", numbers.chapters_done), ("chapters_total", numbers.chapters_total),
-                        ("steps_done", numbers.steps_done), ("steps_total", numbers.steps_total),
-                        ("simulations_done", card.simulations_done), ("simulations_total", card.simulations_total)):
+    rollup = card.rollup
+    values = (rollup.chapters_done, rollup.chapters_total, rollup.steps_done, rollup.steps_total,
+              card.simulations_done, card.simulations_total)  # in _NUMBERS' order
+    for name, value in zip(_NUMBERS, values, strict=True):
         html = html.replace(_MARK.format(name), str(int(value)))
     return html.replace(_MARK.format("ring"), _ring(card))
 
