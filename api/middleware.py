@@ -19,12 +19,13 @@ clickjacking and django-axes.
 from csp.middleware import CSPMiddleware as _CSPMiddleware
 from django.conf import settings
 from django.conf.urls.i18n import is_language_prefix_patterns_used
-from django.contrib.auth.middleware import AuthenticationMiddleware as _AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware as _MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware as _SessionMiddleware
 from django.middleware.locale import LocaleMiddleware as _LocaleMiddleware
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
+
+from learners.middleware import AuthenticationMiddleware as _AuthenticationMiddleware
 
 API_PREFIX = "/api/"
 

@@ -200,9 +200,8 @@ def main(argv=None):
             f"{kind:7s} {n / totals[kind]['n']:5.2f} x {1000 * spent / n:7.3f} ms wall {1000 * spent_cpu / n:7.3f} CPU"
             f"  {sql}"
         )
-    from django.contrib.sessions.models import Session
-
     from bench import run
+    from learners.models import Session
 
     Session.objects.filter(session_key__in=run.CREATED_SESSIONS).delete()
     result = {

@@ -534,7 +534,7 @@ def main(argv=None):
     load_after = os.getloadavg()[0]
 
     completions = count_completions() - completions_before
-    from django.contrib.sessions.models import Session
+    from learners.models import Session
 
     Session.objects.filter(session_key__in=CREATED_SESSIONS).delete()
     connections.close_all()

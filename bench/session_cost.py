@@ -6,7 +6,7 @@
 
 Sends N step-page heartbeats (the most frequent signed-in request: step.js
 sends them while a learner works) through the Django test client and counts
-the writes to ``django_session`` and the process CPU per request, for:
+the writes to ``learners_session`` and the process CPU per request, for:
 
 * ``no refresh``: Django's default (a session is saved only when it changes;
   it expires SESSION_COOKIE_AGE after login however active the learner is);
@@ -65,7 +65,7 @@ def run(step, learner, overrides):
             for _ in range(N):
                 assert client.post(url, {"seconds": 1}).status_code == 200
             cpu = time.process_time() - started
-    writes = sum(1 for q in queries if "django_session" in q["sql"] and not q["sql"].lstrip().startswith("SELECT"))
+    writes = sum(1 for q in queries if "learners_session" in q["sql"] and not q["sql"].lstrip().startswith("SELECT"))
     return writes, cpu / N * 1000
 
 

@@ -93,12 +93,12 @@ def seed_sessions(learners):
     ``sessions`` is a list of (session key, CSRF secret) pairs.
     """
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
     from django.core.management import call_command
     from django.middleware.csrf import _get_new_csrf_string
 
     from curriculum.models import Chapter, LearningStep, Subject
     from learners.models import User, UserProfile
+    from mars_labs.session_store import SessionStore
     from progress import engine
 
     call_command("migrate", verbosity=0, interactive=False)

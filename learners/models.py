@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -94,6 +95,30 @@ def profile_of(user):
         return user.profile
     except UserProfile.DoesNotExist:
         return UserProfile.objects.get_or_create(user=user)[0]
+
+
+class Session(AbstractBaseSession):
+    """A browser session (Django's database session) that also names its signed-in user.
+
+    ``user`` is filled from the session's own data on every save
+    (mars_labs/session_store.py), so the one statement every signed-in
+    request starts with reads the session, the user and the profile
+    together. Deleting a user deletes their sessions, which signs them out.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+", editable=False
+    )
+
+    @classmethod
+    def get_session_store_class(cls):
+        from mars_labs.session_store import SessionStore
+
+        return SessionStore
+
+    class Meta(AbstractBaseSession.Meta):
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
 
 
 class Classroom(models.Model):

@@ -65,7 +65,8 @@ INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
-    "django.contrib.sessions",
+    # Sessions live in learners.Session (with their user: one statement per signed-in request),
+    # so django.contrib.sessions' own model and table are not used.
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",

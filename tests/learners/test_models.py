@@ -153,8 +153,18 @@ def test_progress_event_str_time_user_kind():
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d Asha Verma completed", text), text
 
 
+def _session():
+    from learners.models import Session
+    from mars_labs.session_store import SessionStore
+
+    store = SessionStore()
+    store.create()
+    return Session.objects.get(session_key=store.session_key)
+
+
 STR_FACTORIES = {
     "learners.User": UserFactory,
+    "learners.Session": _session,
     "learners.UserProfile": lambda: UserFactory().profile,
     "learners.Classroom": ClassroomFactory,
     "curriculum.Subject": SubjectFactory,

@@ -98,7 +98,7 @@ def test_quiz_query_budget_and_the_path_is_not_loaded(learner_client, learner, d
     assert LearningProgress.objects.get(user=learner, step=step).status == Status.COMPLETED
     # Neither the path's 4,000 step ids nor the session are read or written for a quiz.
     assert not [q["sql"] for q in queries.captured_queries if "steps_sequence" in q["sql"]]
-    assert not [q["sql"] for q in queries.captured_queries if "django_session" in q["sql"] and "UPDATE" in q["sql"]]
+    assert not [q["sql"] for q in queries.captured_queries if "learners_session" in q["sql"] and "UPDATE" in q["sql"]]
 
 
 def test_quiz_sends_row_and_events_together(learner):

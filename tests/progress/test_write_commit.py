@@ -5,7 +5,6 @@ the connection usable; inside a caller's transaction it never commits early. Rou
 libpq's protocol trace (tests/pgtrace.py)."""
 
 import contextlib
-
 import uuid
 
 import pytest

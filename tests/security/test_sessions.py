@@ -10,13 +10,13 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
-from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from learners.models import Session
 from learners.sessions import REFRESHED_AT
 from progress.models import LearningProgress
 from tests.factories import DEFAULT_PASSWORD, UserFactory, make_chapter
@@ -211,7 +211,7 @@ def test_session_is_saved_at_most_once_per_refresh_interval(pupil):
             assert is_signed_in(client)
 
     assert session_row(client).expire_date == marker
-    writes = [q["sql"] for q in queries if "django_session" in q["sql"] and not q["sql"].startswith("SELECT")]
+    writes = [q["sql"] for q in queries if "learners_session" in q["sql"] and not q["sql"].startswith("SELECT")]
     assert writes == []
 
 
@@ -222,7 +222,7 @@ def test_force_login_starts_the_interval_too(client, pupil):
     assert client.session[REFRESHED_AT] >= int(time.time()) - 5
     with CaptureQueriesContext(connection) as queries:
         assert is_signed_in(client)
-    assert not [q for q in queries if "django_session" in q["sql"] and not q["sql"].startswith("SELECT")]
+    assert not [q for q in queries if "learners_session" in q["sql"] and not q["sql"].startswith("SELECT")]
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/api/v1/openapi.json", "/accounts/login/"])
@@ -230,7 +230,7 @@ def test_anonymous_requests_get_no_session_written(client, path):
     with CaptureQueriesContext(connection) as queries:
         client.get(path)
 
-    assert not [q for q in queries if "INSERT" in q["sql"] and "django_session" in q["sql"]]
+    assert not [q for q in queries if "INSERT" in q["sql"] and "learners_session" in q["sql"]]
     assert Session.objects.count() == 0
 
 
