@@ -129,7 +129,10 @@ def machine():
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SHOW server_version")
-            database = f"PostgreSQL {cursor.fetchone()[0]}"
+            host = connection.settings_dict["HOST"]
+            # A same-machine server reached over its Unix socket costs less per round trip than over TCP.
+            path = "Unix socket" if not host or host.startswith("/") else f"TCP {host}"
+            database = f"PostgreSQL {cursor.fetchone()[0]} ({path})"
         else:
             cursor.execute("select sqlite_version()")
             database = f"SQLite {cursor.fetchone()[0]} (WAL, IMMEDIATE)"
