@@ -57,3 +57,26 @@ def test_pool_serves_queries_on_the_real_postgresql():
         pytest.skip("no PostgreSQL at 127.0.0.1:5432")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "42"
+
+
+def test_pooled_connections_start_transactions_with_their_first_statement_and_leave_none_open():
+    """mars_labs/postgresql sends a transaction's BEGIN with its first statement: through the pool too, and a
+    connection handed back after a transaction that ran nothing owes the next borrower no BEGIN."""
+    code = (
+        "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mars_labs.settings'); django.setup();"
+        "from django.db import connection, transaction; from psycopg import pq; S = pq.TransactionStatus;"
+        "status = lambda: connection.connection.info.transaction_status;"
+        "\nwith transaction.atomic():\n    pass\n"
+        "connection.close();"  # back to the pool
+        "c = connection.cursor(); c.execute('SELECT 1'); c.close(); assert status() == S.IDLE, status();"
+        "\nwith transaction.atomic():\n"
+        "    c = connection.cursor(); c.execute('SELECT 2'); assert status() == S.INTRANS, status(); c.close()\n"
+        "assert status() == S.IDLE, status(); connection.close(); print('ok')"
+    )
+    result = run("-c", code, DATABASE_URL=PG_URL, DATABASE_POOL="true")
+    if result.returncode != 0 and "connection" in result.stderr.lower() and "refused" in result.stderr.lower():
+        if os.environ.get("MARS_REQUIRE_E2E") == "1":
+            pytest.fail("no PostgreSQL at 127.0.0.1:5432 (MARS_REQUIRE_E2E=1)")
+        pytest.skip("no PostgreSQL at 127.0.0.1:5432")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
