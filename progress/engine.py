@@ -378,14 +378,23 @@ _FACT_COLUMNS = """
              WHERE l.user_id = %(user)s AND l.is_active = %(true)s AND l.path_type = %(remedial)s) AS has_remedial
 """
 _FACT_NAMES = re.findall(r" AS (\w+)", _FACT_COLUMNS)
-# The learner's row with the facts: one statement for the common case of a write.
+# The facts with the learner's row, or NULLs where they have none yet: one statement either way.
 _ROW_AND_FACTS_SQL = f"""
 SELECT {raw_rows.columns(LearningProgress, "p")}, {_FACT_COLUMNS}
-FROM progress_learningprogress p
-JOIN curriculum_learningstep st ON st.id = p.step_id JOIN curriculum_chapter ch ON ch.id = st.chapter_id
-WHERE p.user_id = %(user)s AND p.step_id = %(step)s
+FROM curriculum_learningstep st JOIN curriculum_chapter ch ON ch.id = st.chapter_id
+LEFT JOIN progress_learningprogress p ON p.user_id = %(user)s AND p.step_id = st.id
+WHERE st.id = %(step)s
 """
-# The facts alone, when the learner has no row for the step yet.
+# The same with the row locked (PostgreSQL): FOR UPDATE may not lock the nullable side of an outer join,
+# so the row is read, and locked, by a LATERAL subquery.
+_LOCKED_ROW_AND_FACTS_SQL = f"""
+SELECT {raw_rows.columns(LearningProgress, "p")}, {_FACT_COLUMNS}
+FROM curriculum_learningstep st JOIN curriculum_chapter ch ON ch.id = st.chapter_id
+LEFT JOIN LATERAL (SELECT * FROM progress_learningprogress q
+                   WHERE q.user_id = %(user)s AND q.step_id = st.id FOR UPDATE) p ON true
+WHERE st.id = %(step)s
+"""
+# The facts alone (a check that leaves the row to its caller).
 _FACTS_SQL = f"""
 SELECT {_FACT_COLUMNS}
 FROM curriculum_learningstep st JOIN curriculum_chapter ch ON ch.id = st.chapter_id
@@ -394,7 +403,7 @@ WHERE st.id = %(step)s
 
 
 def _step_facts(learner, step, *, row=None):
-    """``(facts, progress)`` for one step and learner in one query (two when the learner has no row yet).
+    """``(facts, progress)`` for one step and learner in one query (``progress`` None when they have no row yet).
 
     ``row``: None reads only the facts (``progress`` is None); "read" also
     reads the learner's LearningProgress row; "lock" reads it with SELECT ...
@@ -410,23 +419,23 @@ def _step_facts(learner, step, *, row=None):
         "completed": Status.COMPLETED.value, "skipped": Status.SKIPPED.value, "remedial": PathType.REMEDIAL.value,
         "true": True,  # "is_active = true", not "is_active": SQLite then uses the (user, is_active) index
     }
-    if row is not None:
+    if row is None:
+        sql = _FACTS_SQL
+    elif row == "lock" and connection.features.has_select_for_update_of:
+        sql = _LOCKED_ROW_AND_FACTS_SQL
+    else:  # reading, or SQLite, which has no row locks: its write transactions are IMMEDIATE
         sql = _ROW_AND_FACTS_SQL
-        if row == "lock" and connection.features.has_select_for_update_of:
-            sql += " FOR UPDATE OF p"  # SQLite has no row locks: its write transactions are IMMEDIATE
-        with connection.cursor() as cursor:  # a cursor, not RawQuerySet: this runs on every write
-            cursor.execute(sql, params)
-            values = cursor.fetchone()
-        if values is not None:
-            facts = values[-len(_FACT_NAMES):]
-            (progress,) = raw_rows.from_row(values[:-len(_FACT_NAMES)], (LearningProgress,), connection.alias)
-            return _StepFacts.from_columns(dict(zip(_FACT_NAMES, facts, strict=True))), progress
-    with connection.cursor() as cursor:
-        cursor.execute(_FACTS_SQL, params)
+    with connection.cursor() as cursor:  # a cursor, not RawQuerySet: this runs on every write
+        cursor.execute(sql, params)
         values = cursor.fetchone()
     if values is None:
         raise LearningStep.DoesNotExist(f"no step {step.pk}")
-    return _StepFacts.from_columns(dict(zip(_FACT_NAMES, values, strict=True))), None
+    facts = _StepFacts.from_columns(dict(zip(_FACT_NAMES, values[-len(_FACT_NAMES):], strict=True)))
+    if row is None:
+        return facts, None
+    # A row with a NULL id: the learner has none yet (from_row gives None).
+    (progress,) = raw_rows.from_row(values[:-len(_FACT_NAMES)], (LearningProgress,), connection.alias)
+    return facts, progress
 
 
 def _step_lock(step, facts, *, tests_out):

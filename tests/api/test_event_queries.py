@@ -80,10 +80,10 @@ def test_first_lab_event_for_a_learner_creates_the_row(lab_api, learner, other_l
     response, work, _all = post_counting(lab_api, simulation, answered(learner))
 
     assert response.status_code == 201
-    # the step, the row miss, the facts alone, INSERT ... ON CONFLICT (the row is then this
-    # transaction's own: no SELECT ... FOR UPDATE), then the row, the STARTED and ANSWERED events
+    # the step, the facts with no row found (one statement), INSERT ... ON CONFLICT (the row is then
+    # this transaction's own: no SELECT ... FOR UPDATE), then the row, the STARTED and ANSWERED events
     # (one INSERT) and the ApiEvent
-    assert len(work) == 4 + writes(3), "\n".join(work)
+    assert len(work) == 3 + writes(3), "\n".join(work)
     assert ProgressEvent.objects.filter(user=learner, step=simulation, kind=EventKind.STARTED).count() == 1
 
 

@@ -105,3 +105,22 @@ def test_a_write_inside_a_callers_transaction_does_not_commit_early(simulation):
     if POSTGRESQL:
         assert trace.count("COMMIT") == 0 and trace.round_trips[-1] == ["ROLLBACK"]
     assert state(learner, step) == before
+
+
+def test_a_first_write_reads_its_check_and_finds_no_row_in_one_statement():
+    """No row yet: the check and the row's absence come from one statement, then the row is inserted, then
+    the rows go with COMMIT: three round trips on PostgreSQL (the facts alone used to be a fourth)."""
+    learner = UserFactory(grade=12)
+    step = StepFactory(chapter=ChapterFactory(grade=12), order_index=1, step_type="interactive",
+                       required_completion_criteria={"type": "external"})
+
+    with traced() as trace:
+        result = engine.report_external(learner=learner, step=step, completed=True)
+
+    assert result.ok and result.completed
+    assert LearningProgress.objects.get(user=learner, step=step).status == "completed"
+    if POSTGRESQL:
+        # (statements run often enough are prepared: the trace then names them, not their text)
+        read, insert, write = trace.round_trips
+        assert read[0] == "BEGIN" and len(read) == 2
+        assert len(insert) == 1 and write[-1] == "COMMIT"
