@@ -41,6 +41,17 @@ def test_pool_bad_boolean_is_refused():
     assert_refused_with_one_line(start(DATABASE_URL=PG_URL, DATABASE_POOL="maybe"), "DATABASE_POOL")
 
 
+def run_with_the_pool(code):
+    """Run ``code`` in a Django process with DATABASE_POOL=true on the machine's PostgreSQL; it must succeed."""
+    result = run("-c", code, DATABASE_URL=PG_URL, DATABASE_POOL="true")
+    if result.returncode != 0 and "connection" in result.stderr.lower() and "refused" in result.stderr.lower():
+        if os.environ.get("MARS_REQUIRE_E2E") == "1":
+            pytest.fail("no PostgreSQL at 127.0.0.1:5432 (MARS_REQUIRE_E2E=1)")
+        pytest.skip("no PostgreSQL at 127.0.0.1:5432")
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 def test_pool_serves_queries_on_the_real_postgresql():
     """With the machine's PostgreSQL: queries run through a psycopg_pool.ConnectionPool."""
     code = (
@@ -50,12 +61,7 @@ def test_pool_serves_queries_on_the_real_postgresql():
         "assert isinstance(connection.pool, psycopg_pool.ConnectionPool), connection.pool;"
         "connection.close(); c = connection.cursor(); c.execute('SELECT 1'); c.close(); print(v)"
     )
-    result = run("-c", code, DATABASE_URL=PG_URL, DATABASE_POOL="true")
-    if result.returncode != 0 and "connection" in result.stderr.lower() and "refused" in result.stderr.lower():
-        if os.environ.get("MARS_REQUIRE_E2E") == "1":
-            pytest.fail("no PostgreSQL at 127.0.0.1:5432 (MARS_REQUIRE_E2E=1)")
-        pytest.skip("no PostgreSQL at 127.0.0.1:5432")
-    assert result.returncode == 0, result.stderr
+    result = run_with_the_pool(code)
     assert result.stdout.strip() == "42"
 
 
@@ -73,10 +79,5 @@ def test_pooled_connections_start_transactions_with_their_first_statement_and_le
         "    c = connection.cursor(); c.execute('SELECT 2'); assert status() == S.INTRANS, status(); c.close()\n"
         "assert status() == S.IDLE, status(); connection.close(); print('ok')"
     )
-    result = run("-c", code, DATABASE_URL=PG_URL, DATABASE_POOL="true")
-    if result.returncode != 0 and "connection" in result.stderr.lower() and "refused" in result.stderr.lower():
-        if os.environ.get("MARS_REQUIRE_E2E") == "1":
-            pytest.fail("no PostgreSQL at 127.0.0.1:5432 (MARS_REQUIRE_E2E=1)")
-        pytest.skip("no PostgreSQL at 127.0.0.1:5432")
-    assert result.returncode == 0, result.stderr
+    result = run_with_the_pool(code)
     assert result.stdout.strip() == "ok"
