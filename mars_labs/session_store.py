@@ -20,6 +20,8 @@ in another's memory) and would leave a row deleted by hand alive until its
 cache entry expired; ``signed_cookies`` cannot be revoked at all.
 """
 
+import functools
+
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends import db
 from django.core.exceptions import ValidationError
@@ -29,6 +31,7 @@ from django.utils import timezone
 from mars_labs import rows
 
 
+@functools.cache  # built on first use: the models are not loaded when this module is imported
 def _session_sql():
     from learners.models import Session, UserProfile
 
@@ -42,8 +45,6 @@ WHERE s.session_key = %s AND s.expire_date > %s
 
 
 class SessionStore(db.SessionStore):
-    _sql = None
-
     def __init__(self, session_key=None):
         super().__init__(session_key)
         # (user, profile) read with the session: None until loaded, or when it names no user.
@@ -71,10 +72,8 @@ class SessionStore(db.SessionStore):
         user_model = model.user.field.related_model
         connection = connections[router.db_for_read(model)]
         now = model._meta.get_field("expire_date").get_db_prep_value(timezone.now(), connection)
-        if SessionStore._sql is None:
-            SessionStore._sql = _session_sql()
         with connection.cursor() as cursor:
-            cursor.execute(SessionStore._sql, [self.session_key, now])
+            cursor.execute(_session_sql(), [self.session_key, now])
             row = cursor.fetchone()
         if row is None:
             self._session_key = None

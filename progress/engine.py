@@ -378,28 +378,28 @@ _FACT_COLUMNS = """
              WHERE l.user_id = %(user)s AND l.is_active = %(true)s AND l.path_type = %(remedial)s) AS has_remedial
 """
 _FACT_NAMES = re.findall(r" AS (\w+)", _FACT_COLUMNS)
-# The facts with the learner's row, or NULLs where they have none yet: one statement either way.
-_ROW_AND_FACTS_SQL = f"""
-SELECT {raw_rows.columns(LearningProgress, "p")}, {_FACT_COLUMNS}
+
+
+def _facts_sql(row_columns="", row_join=""):
+    """The lock facts of step ``%(step)s`` for learner ``%(user)s``, after ``row_columns`` read through ``row_join``."""
+    return f"""
+SELECT {row_columns}{_FACT_COLUMNS}
 FROM curriculum_learningstep st JOIN curriculum_chapter ch ON ch.id = st.chapter_id
-LEFT JOIN progress_learningprogress p ON p.user_id = %(user)s AND p.step_id = st.id
+{row_join}
 WHERE st.id = %(step)s
 """
+
+
+_ROW_COLUMNS = raw_rows.columns(LearningProgress, "p") + ", "
+# The facts alone (a check that leaves the row to its caller).
+_FACTS_SQL = _facts_sql()
+# The facts with the learner's row, or NULLs where they have none yet: one statement either way.
+_ROW_AND_FACTS_SQL = _facts_sql(
+    _ROW_COLUMNS, "LEFT JOIN progress_learningprogress p ON p.user_id = %(user)s AND p.step_id = st.id")
 # The same with the row locked (PostgreSQL): FOR UPDATE may not lock the nullable side of an outer join,
 # so the row is read, and locked, by a LATERAL subquery.
-_LOCKED_ROW_AND_FACTS_SQL = f"""
-SELECT {raw_rows.columns(LearningProgress, "p")}, {_FACT_COLUMNS}
-FROM curriculum_learningstep st JOIN curriculum_chapter ch ON ch.id = st.chapter_id
-LEFT JOIN LATERAL (SELECT * FROM progress_learningprogress q
-                   WHERE q.user_id = %(user)s AND q.step_id = st.id FOR UPDATE) p ON true
-WHERE st.id = %(step)s
-"""
-# The facts alone (a check that leaves the row to its caller).
-_FACTS_SQL = f"""
-SELECT {_FACT_COLUMNS}
-FROM curriculum_learningstep st JOIN curriculum_chapter ch ON ch.id = st.chapter_id
-WHERE st.id = %(step)s
-"""
+_LOCKED_ROW_AND_FACTS_SQL = _facts_sql(_ROW_COLUMNS, """LEFT JOIN LATERAL (SELECT * FROM progress_learningprogress q
+                   WHERE q.user_id = %(user)s AND q.step_id = st.id FOR UPDATE) p ON true""")
 
 
 def _step_facts(learner, step, *, row=None):
@@ -461,7 +461,7 @@ def _remedial_listing(remedial, step):
 
 
 def _availability(learner, step, *, row="read", paths=None, remedial=True):
-    """One step's ``StepState`` by the rules of ``chapter_states``, for one step, in one or two queries.
+    """One step's ``StepState`` by the rules of ``chapter_states``, for one step, in one query or two.
 
     ``row`` says what to do with the learner's LearningProgress row:
     ``"read"`` it; ``"lock"`` it (SELECT ... FOR UPDATE, inside the caller's
@@ -503,10 +503,10 @@ def _availability(learner, step, *, row="read", paths=None, remedial=True):
 
 
 def step_state(*, learner, step, paths=None) -> StepState:
-    """One step's state for one learner: the same answer and reason as ``chapter_states``, in two or three queries.
+    """One step's state for one learner: the same answer and reason as ``chapter_states``, in one query or two.
 
-    One query for the learner's row and the lock facts (``_step_facts``; two
-    when there is no row) and, for a quiz or when the learner has a remedial
+    One query for the learner's row (if any) and the lock facts (``_step_facts``)
+    and, for a quiz or when the learner has a remedial
     path, one for the active paths unless ``paths`` is given. Writes nothing.
     """
     return _availability(learner, step, paths=paths)
@@ -799,11 +799,12 @@ def _refuse(outcome, reason, progress=None):
 def _guarded(learner, step, *, remedial=False, start_at=None):
     """Shared opening of every learner write: the lock check, then the locked row.
 
-    Two queries when the learner already has a row (the check, the row locked
-    with SELECT ... FOR UPDATE), three when it is created; a quiz also reads
-    the paths. ``remedial``: fill ``state.remedial`` (opening a step marks it
-    reviewed). ``start_at``: a write that counts as starting the step (an
-    answer, a report) starts it at that time if it was not started yet.
+    One query when the learner already has a row (the check with the row locked
+    by SELECT ... FOR UPDATE), two when it is created (the check finds no row,
+    then INSERT ... ON CONFLICT); a quiz also reads the paths. ``remedial``:
+    fill ``state.remedial`` (opening a step marks it reviewed). ``start_at``:
+    a write that counts as starting the step (an answer, a report) starts it
+    at that time if it was not started yet.
     Returns ``(state, row, None)``, or ``(state, None, Result)`` when the
     step is locked. Must run inside ``transaction.atomic()``.
     """
