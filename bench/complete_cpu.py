@@ -4,7 +4,7 @@
     .venv/bin/python bench/make_dataset.py --learners 2000 --database-url sqlite:////tmp/d2000.sqlite3
     .venv/bin/python bench/complete_cpu.py --database-url sqlite:////tmp/d2000.sqlite3
     .venv/bin/python bench/complete_cpu.py --database-url postgres://postgres@127.0.0.1:5432/d2000
-    .venv/bin/python bench/complete_cpu.py ... --kind quiz --profile 40      # + the top 40 functions (cProfile)
+    .venv/bin/python bench/complete_cpu.py ... --kind quiz --profile 40      # + the top 40 functions (cProfile, CPU time)
     .venv/bin/python bench/complete_cpu.py ... --tree /tmp/before            # another tree's code (git archive)
 
 The POSTs are bench/run.py's "complete" endpoint: each completes a learner's
@@ -168,7 +168,7 @@ def main(argv=None):
             n, spent, spent_cpu = by_sql.get(key, (0, 0.0, 0.0))
             by_sql[key] = (n + 1, spent + time.perf_counter() - start, spent_cpu + time.process_time() - cpu)
 
-    profiler = cProfile.Profile() if args.profile else None
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
     completed_before = ProgressEvent.objects.filter(kind="completed").count()
     with connection.execute_wrapper(count):
         for kind, path, body, cookie, csrf in measured:

@@ -37,6 +37,7 @@ import contextlib
 import contextvars
 import datetime
 import enum
+import functools
 import itertools
 import json
 import math
@@ -326,6 +327,7 @@ class _StepFacts:
     prerequisite: tuple | None  # (title, chapter title, done) of the step's prerequisite step
     chapter_prerequisite: tuple | None  # (title, done) of the chapter's prerequisite chapter
     has_remedial: bool  # the learner has an active remedial path
+    listed_test_out: bool | None  # a quiz the active main path lists as a test-out (None: not asked)
 
     @classmethod
     def from_columns(cls, c):
@@ -339,6 +341,7 @@ class _StepFacts:
             chapter_active=bool(c["chapter_active"]), previous_title=c["previous_title"],
             previous_done=bool(c["previous_done"]), prerequisite=prerequisite,
             chapter_prerequisite=chapter_prerequisite, has_remedial=bool(c["has_remedial"]),
+            listed_test_out=None if c["listed_test_out"] is None else bool(c["listed_test_out"]),
         )
 
 
@@ -375,31 +378,40 @@ _FACT_COLUMNS = """
                                     WHERE d.user_id = %(user)s AND d.step_id = s.id
                                       AND d.status IN (%(completed)s, %(skipped)s))) AS pre_chapter_done,
     EXISTS (SELECT 1 FROM progress_learningpath l
-             WHERE l.user_id = %(user)s AND l.is_active = %(true)s AND l.path_type = %(remedial)s) AS has_remedial
+             WHERE l.user_id = %(user)s AND l.is_active = %(true)s AND l.path_type = %(remedial)s) AS has_remedial,
+    CASE WHEN st.step_type = %(quiz)s THEN TEST_OUT END AS listed_test_out
 """
 _FACT_NAMES = re.findall(r" AS (\w+)", _FACT_COLUMNS)
 
+_ROW_COLUMNS = raw_rows.columns(LearningProgress, "p") + ", "
+_ROW_JOINS = {
+    # The facts alone (a check that leaves the row to its caller).
+    None: ("", ""),
+    # The facts with the learner's row, or NULLs where they have none yet: one statement either way.
+    "read": (_ROW_COLUMNS, "LEFT JOIN progress_learningprogress p ON p.user_id = %(user)s AND p.step_id = st.id"),
+    # The same with the row locked (PostgreSQL): FOR UPDATE may not lock the nullable side of an outer
+    # join, so the row is read, and locked, by a LATERAL subquery.
+    "lock": (_ROW_COLUMNS, """LEFT JOIN LATERAL (SELECT * FROM progress_learningprogress q
+                   WHERE q.user_id = %(user)s AND q.step_id = st.id FOR UPDATE) p ON true"""),
+}
 
-def _facts_sql(row_columns="", row_join=""):
-    """The lock facts of step ``%(step)s`` for learner ``%(user)s``, after ``row_columns`` read through ``row_join``."""
+
+@functools.cache
+def _facts_sql(vendor, row):
+    """The lock facts of step ``%(step)s`` for learner ``%(user)s``, after the row columns ``_ROW_JOINS[row]`` reads.
+
+    ``listed_test_out`` is ``paths.test_out_sql`` for a quiz (a quiz submit then needs no
+    query of its own to ask whether the learner may take it early), NULL for other steps and
+    on a database that has no such SQL.
+    """
+    row_columns, row_join = _ROW_JOINS[row]
+    columns = _FACT_COLUMNS.replace("TEST_OUT", learning_paths.test_out_sql(vendor) or "NULL")
     return f"""
-SELECT {row_columns}{_FACT_COLUMNS}
+SELECT {row_columns}{columns}
 FROM curriculum_learningstep st JOIN curriculum_chapter ch ON ch.id = st.chapter_id
 {row_join}
 WHERE st.id = %(step)s
 """
-
-
-_ROW_COLUMNS = raw_rows.columns(LearningProgress, "p") + ", "
-# The facts alone (a check that leaves the row to its caller).
-_FACTS_SQL = _facts_sql()
-# The facts with the learner's row, or NULLs where they have none yet: one statement either way.
-_ROW_AND_FACTS_SQL = _facts_sql(
-    _ROW_COLUMNS, "LEFT JOIN progress_learningprogress p ON p.user_id = %(user)s AND p.step_id = st.id")
-# The same with the row locked (PostgreSQL): FOR UPDATE may not lock the nullable side of an outer join,
-# so the row is read, and locked, by a LATERAL subquery.
-_LOCKED_ROW_AND_FACTS_SQL = _facts_sql(_ROW_COLUMNS, """LEFT JOIN LATERAL (SELECT * FROM progress_learningprogress q
-                   WHERE q.user_id = %(user)s AND q.step_id = st.id FOR UPDATE) p ON true""")
 
 
 def _step_facts(learner, step, *, row=None):
@@ -418,15 +430,12 @@ def _step_facts(learner, step, *, row=None):
         "step": LearningStep._meta.pk.get_db_prep_value(step.pk, connection),
         "completed": Status.COMPLETED.value, "skipped": Status.SKIPPED.value, "remedial": PathType.REMEDIAL.value,
         "true": True,  # "is_active = true", not "is_active": SQLite then uses the (user, is_active) index
+        "quiz": StepType.QUIZ.value, **learning_paths.test_out_params(step),
     }
-    if row is None:
-        sql = _FACTS_SQL
-    elif row == "lock" and connection.features.has_select_for_update_of:
-        sql = _LOCKED_ROW_AND_FACTS_SQL
-    else:  # reading, or SQLite, which has no row locks: its write transactions are IMMEDIATE
-        sql = _ROW_AND_FACTS_SQL
+    if row == "lock" and not connection.features.has_select_for_update_of:
+        row = "read"  # SQLite has no row locks: its write transactions are IMMEDIATE
     with connection.cursor() as cursor:  # a cursor, not RawQuerySet: this runs on every write
-        cursor.execute(sql, params)
+        cursor.execute(_facts_sql(connection.vendor, row), params)
         values = cursor.fetchone()
     if values is None:
         raise LearningStep.DoesNotExist(f"no step {step.pk}")
@@ -469,8 +478,8 @@ def _availability(learner, step, *, row="read", paths=None, remedial=True):
     for a caller that must lock something else first (``progress`` is then
     read only when the answer needs it: a test-out, a refusal). With
     ``remedial`` the active remedial paths listing the step are read (one
-    query, only when the learner has one); otherwise a quiz asks whether the
-    main path lists it as a test-out (one query, ``paths.lists_as_test_out``:
+    query, only when the learner has one); otherwise whether the main path
+    lists a quiz as a test-out comes with the facts (``paths.test_out_sql``:
     the path itself is not loaded), unless ``paths`` is given.
     """
     facts, progress = _step_facts(learner, step, row=row)
@@ -481,7 +490,9 @@ def _availability(learner, step, *, row="read", paths=None, remedial=True):
         test_out_ids = learning_paths.test_out_step_ids(main_path)
     else:
         remedial_paths = []
-        is_test_out = step.step_type == StepType.QUIZ and learning_paths.lists_as_test_out(learner=learner, step=step)
+        is_test_out = step.step_type == StepType.QUIZ and (
+            facts.listed_test_out if facts.listed_test_out is not None
+            else learning_paths.lists_as_test_out(learner=learner, step=step))
         test_out_ids = {str(step.pk)} if is_test_out else set()
 
     def load():
@@ -506,8 +517,8 @@ def step_state(*, learner, step, paths=None) -> StepState:
     """One step's state for one learner: the same answer and reason as ``chapter_states``, in one query or two.
 
     One query for the learner's row (if any) and the lock facts (``_step_facts``)
-    and, for a quiz or when the learner has a remedial
-    path, one for the active paths unless ``paths`` is given. Writes nothing.
+    and, when the learner has a remedial path, one for the active paths unless
+    ``paths`` is given. Writes nothing.
     """
     return _availability(learner, step, paths=paths)
 
@@ -973,10 +984,11 @@ def submit_quiz(*, learner, step, answers, now=None) -> Result:
         passed = score >= int(criteria_for(row, step).get("min_score", 101))
         if state.test_out:
             _after_test_out(learner=learner, quiz=step, passed=passed, now=now)
-        # A remedial path to end exists only if the lock check saw one, or an earlier failed
-        # attempt at this quiz may have proposed one after that check's snapshot (PostgreSQL:
-        # a racing submit that committed while this one waited for the row).
-        if passed and (state.has_remedial is not False or failed_attempts(progress=row, step=step)):
+        # A remedial path to end exists only if the lock check saw one, or enough earlier failed
+        # attempts at this quiz may have proposed one after that check's snapshot (PostgreSQL:
+        # a racing submit that committed while this one waited for the row, which holds its attempt).
+        if passed and (state.has_remedial
+                       or learning_paths.remedial_due(failed_attempts(progress=row, step=step))):
             learning_paths.end_remedial(learner=learner, chapter=step.chapter, now=now)
         else:
             learning_paths.propose_remedial(

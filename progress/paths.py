@@ -257,24 +257,40 @@ _TEST_OUT_SQL = {
 }
 
 
+def test_out_sql(vendor):
+    """SQL that is true when the learner ``%(user)s`` has an active main path listing the step as a test-out.
+
+    Its parameters come from ``test_out_params``. None for a database other than
+    SQLite and PostgreSQL (``lists_as_test_out`` then asks through the ORM). The
+    engine puts this in its lock check, so a quiz submit needs no query of its own.
+    """
+    condition = _TEST_OUT_SQL.get(vendor)
+    if condition is None:
+        return None
+    return (f"EXISTS (SELECT 1 FROM progress_learningpath WHERE user_id = %(user)s AND is_active = %(true)s "
+            f"AND path_type <> %(remedial)s AND {condition})")
+
+
+def test_out_params(step):
+    """The step's parameters of ``test_out_sql`` (besides ``user``, ``true`` and ``remedial``)."""
+    key = str(step.pk)
+    return {"note": f'$."{key}".test_out', "key": key}
+
+
 def lists_as_test_out(*, learner, step):
     """Whether the learner's active main path lets them take ``step`` as a test-out quiz (one query).
 
     The same answer as ``str(step.pk) in test_out_step_ids(active_paths(...)[0])``.
     """
     connection = connections[router.db_for_read(LearningPath)]
-    key = str(step.pk)
-    condition = _TEST_OUT_SQL.get(connection.vendor)
-    if condition is None:  # another backend: the ORM's own JSON lookups
+    sql = test_out_sql(connection.vendor)
+    if sql is None:  # another backend: the ORM's own JSON lookups
         return (LearningPath.objects.filter(user=learner, is_active=True).exclude(path_type=PathType.REMEDIAL)
-                .filter(**{f"step_notes__{key}__test_out": True}).exists())
-    sql = (f"SELECT 1 FROM progress_learningpath WHERE user_id = %(user)s AND is_active = %(true)s "
-           f"AND path_type <> %(remedial)s AND {condition} LIMIT 1")
-    params = {"user": learner.pk, "true": True, "remedial": PathType.REMEDIAL.value,
-              "note": f'$."{key}".test_out', "key": key}
+                .filter(**{f"step_notes__{step.pk}__test_out": True}).exists())
+    params = {"user": learner.pk, "true": True, "remedial": PathType.REMEDIAL.value, **test_out_params(step)}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone() is not None
+        cursor.execute(f"SELECT {sql}", params)
+        return bool(cursor.fetchone()[0])
 
 
 def skip_reason_on_path(*, main_path, remedial, step):
@@ -309,6 +325,11 @@ def after_test_out(*, learner, main_path, quiz, passed, chapter_steps, done_ids,
     return to_skip
 
 
+def remedial_due(failed):
+    """Whether ``failed`` failed attempts at a quiz call for a remedial path (REMEDIAL_AFTER_FAILED_ATTEMPTS)."""
+    return failed >= settings.REMEDIAL_AFTER_FAILED_ATTEMPTS
+
+
 def propose_remedial(*, learner, quiz, failed, now):
     """After ``failed`` failed attempts at ``quiz``, start a remedial path for its chapter (once).
 
@@ -316,9 +337,8 @@ def propose_remedial(*, learner, quiz, failed, now):
     them, the prerequisite chapter's quiz and reading steps when the learner's
     best score there was below its pass mark + 10. Returns the path or None.
     """
-    threshold = settings.REMEDIAL_AFTER_FAILED_ATTEMPTS
     chapter = quiz.chapter
-    if failed < threshold or LearningPath.objects.filter(
+    if not remedial_due(failed) or LearningPath.objects.filter(
         user=learner, chapter=chapter, path_type=PathType.REMEDIAL, is_active=True
     ).exists():
         return None

@@ -18,12 +18,14 @@ from tests.factories import LearningPathFactory, QuizStepFactory, StepFactory, U
 pytestmark = pytest.mark.django_db
 
 # Measured; the same for 5 and 40 steps before the one completed and for a path of 4,000 steps.
-# The session, the user, the step, the lock check with the row, the writes (PostgreSQL: one
-# statement, engine._Writes; SQLite: the row, the progress version, the events) and, inside a
-# test's transaction, SAVEPOINT and RELEASE for the engine's transaction.
-REPORT_QUERIES = 7 if connection.vendor == "postgresql" else 9
+# The session with its user, the step, the lock check with the row (for a quiz it also says
+# whether the quiz is a test-out), the writes (PostgreSQL: one statement, engine._Writes; SQLite:
+# the row, the progress version, the events) and, inside a test's transaction, SAVEPOINT and
+# RELEASE for the engine's transaction.
+REPORT_QUERIES = 6 if connection.vendor == "postgresql" else 8
 ANSWER_QUERIES = REPORT_QUERIES
-QUIZ_QUERIES = REPORT_QUERIES + 1  # + whether the learner's main path lists the quiz as a test-out
+# Whether the learner's main path lists the quiz as a test-out comes with the lock check.
+QUIZ_QUERIES = REPORT_QUERIES
 
 RIGHT = {"q0": "1", "q1": "1"}  # QuizStepFactory's right answers
 WRONG = {"q0": "0", "q1": "0"}
@@ -190,6 +192,32 @@ def test_lists_as_test_out_agrees_with_the_loaded_path(learner, notes, expected)
     main, _remedial = learning_paths.active_paths(learner=learner)
     assert (str(quiz.pk) in learning_paths.test_out_step_ids(main)) is expected
     assert learning_paths.lists_as_test_out(learner=learner, step=quiz) is expected
+    # The engine's lock check asks the same in its own statement, for a quiz only.
+    for row in (None, "read", "lock"):
+        facts, _progress = engine._step_facts(learner, quiz, row=row)
+        assert facts.listed_test_out is expected
+    plain = StepFactory(chapter=quiz.chapter, order_index=2)
+    LearningPath.objects.filter(user=learner, path_type=PathType.PERSONALIZED).update(
+        step_notes={str(plain.pk): {"test_out": True}})
+    assert engine._step_facts(learner, plain)[0].listed_test_out is None
+
+
+def test_quiz_submit_asks_about_test_out_in_the_lock_check_alone(learner):
+    """No statement of its own reads the learner's paths: the lock check says whether the quiz tests out."""
+    quiz = QuizStepFactory(chapter=make_chapter(steps=1, grade=12), order_index=2)
+    LearningPathFactory(user=learner, path_type=PathType.PERSONALIZED, steps_sequence=[str(quiz.pk)],
+                        step_notes={str(quiz.pk): {"test_out": True, "note": "test out"}})
+
+    with CaptureQueriesContext(connection) as queries:
+        result = engine.submit_quiz(learner=learner, step=quiz, answers={"0": 1, "1": 1})
+
+    # The chapter's first step is not done: only the test-out opens the quiz.
+    assert result.ok and result.completed, result.reason
+    reads_of_paths = [q["sql"] for q in queries.captured_queries
+                      if "progress_learningpath" in q["sql"] and "curriculum_learningstep st" not in q["sql"]
+                      and q["sql"].lstrip().upper().startswith("SELECT")]
+    # The test-out itself loads the main path (to move the quiz and skip the rest): one read, not two.
+    assert len(reads_of_paths) == 1, reads_of_paths
 
 
 def test_lists_as_test_out_ignores_an_ended_path(learner):
@@ -197,6 +225,40 @@ def test_lists_as_test_out_ignores_an_ended_path(learner):
     LearningPathFactory(user=learner, is_active=False, step_notes={str(quiz.pk): {"test_out": True}})
 
     assert learning_paths.lists_as_test_out(learner=learner, step=quiz) is False
+
+
+def test_passing_after_fewer_failures_than_the_threshold_sends_no_path_update(learner, settings):
+    """One failed attempt could not have proposed a remedial path (REMEDIAL_AFTER_FAILED_ATTEMPTS = 2)."""
+    settings.REMEDIAL_AFTER_FAILED_ATTEMPTS = 2
+    step = QuizStepFactory(chapter=make_chapter(steps=0, grade=12), order_index=1)
+    assert not engine.submit_quiz(learner=learner, step=step, answers={"0": 0, "1": 0}).completed
+
+    with CaptureQueriesContext(connection) as queries:
+        assert engine.submit_quiz(learner=learner, step=step, answers={"0": 1, "1": 1}).completed
+
+    assert not [q["sql"] for q in queries.captured_queries
+                if "progress_learningpath" in q["sql"] and q["sql"].lstrip().upper().startswith("UPDATE")]
+
+
+def test_passing_ends_a_remedial_path_the_lock_check_did_not_see(learner, settings, monkeypatch):
+    """Two failed attempts may have proposed a path after the lock check's snapshot: the pass ends it anyway."""
+    settings.REMEDIAL_AFTER_FAILED_ATTEMPTS = 2
+    step = QuizStepFactory(chapter=make_chapter(steps=0, grade=12), order_index=1)
+    for _attempt in range(2):
+        engine.submit_quiz(learner=learner, step=step, answers={"0": 0, "1": 0})
+    remedial = LearningPath.objects.get(user=learner, path_type=PathType.REMEDIAL, is_active=True)
+    real_facts = engine._step_facts
+
+    def facts_without_the_path(*args, **kwargs):  # as if the path committed after the snapshot
+        facts, progress = real_facts(*args, **kwargs)
+        facts.has_remedial = False
+        return facts, progress
+
+    monkeypatch.setattr(engine, "_step_facts", facts_without_the_path)
+    assert engine.submit_quiz(learner=learner, step=step, answers={"0": 1, "1": 1}).completed
+
+    remedial.refresh_from_db()
+    assert remedial.is_active is False
 
 
 def test_passing_quiz_without_remedial_path_sends_no_path_update(learner):
