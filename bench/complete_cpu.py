@@ -4,14 +4,16 @@
     .venv/bin/python bench/make_dataset.py --learners 2000 --database-url sqlite:////tmp/d2000.sqlite3
     .venv/bin/python bench/complete_cpu.py --database-url sqlite:////tmp/d2000.sqlite3
     .venv/bin/python bench/complete_cpu.py --database-url postgres://postgres@127.0.0.1:5432/d2000
-    .venv/bin/python bench/complete_cpu.py ... --kind quiz --profile 40      # + the top 40 functions (cProfile, CPU time)
-    .venv/bin/python bench/complete_cpu.py ... --tree /tmp/before            # another tree's code (git archive)
+    .venv/bin/python bench/complete_cpu.py ... --kind quiz --profile 40  # + the top 40 functions (cProfile, CPU time)
+    .venv/bin/python bench/complete_cpu.py ... --tree /tmp/before        # another tree's code (git archive)
 
 The POSTs are bench/run.py's "complete" endpoint: each completes a learner's
 next step with its own form (simulation report, exercise answer, quiz with the
 right answers), as a signed-in browser sends it (session cookie, CSRF token).
 They go through ``django.core.handlers.wsgi.WSGIHandler`` (what gunicorn
-calls), one learner's chain after another's, never repeated. Per kind it
+calls), one learner's chain after another's, never repeated, each to a step
+the learner has open (``run.open_steps`` opens it first, untimed, as the
+step page's GET would). Per kind it
 prints the Python process's CPU (``time.process_time`` around each request),
 the PostgreSQL backend's CPU (``/proc``; the server must run on this machine)
 and the statements sent. Every response must be a 302 back to the step, and
@@ -83,7 +85,7 @@ def call(handler, environ):
 
 
 def posts(count, rng):
-    """``[(kind, path, body, cookie, csrf)]``: at least ``count`` of each kind, learner chains interleaved."""
+    """``[(kind, path, body, cookie, csrf, learner id, step)]``: at least ``count`` of each kind, chains interleaved."""
     from bench import run
     from learners.models import User
 
@@ -96,7 +98,7 @@ def posts(count, rng):
         batch, learner_ids = learner_ids[:200], learner_ids[200:]
         chains.update(run.completion_chains(batch))
         lines = [(pk, chain) for pk, cs in chains.items() for chain in cs]
-        counts = {kind: sum(path.endswith("/" + kind) for _pk, c in lines for path, _b in c) for kind in KINDS}
+        counts = {kind: sum(post.path.endswith("/" + kind) for _pk, c in lines for post in c) for kind in KINDS}
         if min(counts.values()) >= count:
             break
     sessions = run.make_sessions(User.objects.filter(pk__in=list(chains)))
@@ -107,7 +109,7 @@ def posts(count, rng):
         row = [(pk, chain[depth]) for pk, chain in lines if depth < len(chain)]
         if not row:
             return out
-        out += [(path.rsplit("/", 1)[1], path, body, *sessions[pk]) for pk, (path, body) in row]
+        out += [(post.path.rsplit("/", 1)[1], post.path, post.body, *sessions[pk], pk, post.step) for pk, post in row]
         depth += 1
 
 
@@ -137,6 +139,7 @@ def main(argv=None):
     from django.core.handlers.wsgi import WSGIHandler
     from django.db import connection
 
+    from bench import run
     from progress.models import ProgressEvent
 
     rng = random.Random(args.seed)
@@ -144,7 +147,8 @@ def main(argv=None):
     batch = posts(args.requests + warm * len(KINDS), rng)
     handler = WSGIHandler()
     warm_up, measured = batch[: warm * len(KINDS)], batch[warm * len(KINDS) :]  # in order: chains stay whole
-    for _kind, path, body, cookie, csrf in warm_up:
+    for _kind, path, body, cookie, csrf, learner_id, step in warm_up:
+        run.open_steps([(learner_id, step)])
         call(handler, environ_for(path, body, cookie, csrf))
     pid = None
     if connection.vendor == "postgresql":
@@ -157,6 +161,8 @@ def main(argv=None):
     by_sql = {}
 
     def count(execute, sql, params, many, context):
+        if current[0] is None:  # opening the step, before the POST: not measured
+            return execute(sql, params, many, context)
         totals[current[0]]["statements"] += 1
         if not args.sql:
             return execute(sql, params, many, context)
@@ -171,9 +177,11 @@ def main(argv=None):
     profiler = cProfile.Profile(time.process_time) if args.profile else None
     completed_before = ProgressEvent.objects.filter(kind="completed").count()
     with connection.execute_wrapper(count):
-        for kind, path, body, cookie, csrf in measured:
+        for kind, path, body, cookie, csrf, learner_id, step in measured:
             if min(t["n"] for t in totals.values()) >= args.requests:
                 break
+            current[0] = None
+            run.open_steps([(learner_id, step)])  # as the step page's GET did before the learner's POST
             current[0] = kind
             environ = environ_for(path, body, cookie, csrf)
             profiling = profiler is not None and (not args.kind or kind in args.kind)

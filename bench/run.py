@@ -15,9 +15,10 @@ What it does:
    (SessionStore, the same data ``login()`` stores) and a CSRF secret, so the Lua script can send
    ``Cookie: sessionid=...; csrftoken=...`` and ``X-CSRFToken`` like a browser.
 2. Writes one request file per endpoint (bench/results/, gitignored): for the pages, random
-   learners (and random subjects / steps of theirs); for step completion, the POSTs that complete
-   each learner's next steps by their criteria (simulation report, exercise answer, quiz with the
-   right answers), learner after learner, each sent once (bench/lua/requests.lua).
+   learners (and random subjects / steps of theirs); for step completion, the POST that completes
+   a learner's next step in a subject by its criteria (simulation report, exercise answer, quiz
+   with the right answers), each sent once (bench/lua/requests.lua), for steps the learner has
+   open: any not opened yet are opened first through the engine, as the step page's GET would.
 3. Starts gunicorn (2 sync workers, 127.0.0.1, DEBUG off, MARS_BENCH_BASELINE=1 for the baseline
    page) — or two gunicorns on two ports with --instances 2, each driven by its own wrk — warms
    every worker up, then drives each endpoint with wrk: CLIENTS connections for DURATION seconds.
@@ -39,6 +40,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -61,6 +63,9 @@ DESCRIPTIONS = {
     "api": "GET /api/v1/me/progress as a random learner (session)",
 }
 CREATED_SESSIONS = []  # deleted again at the end of the run
+# Completion POSTs prepared per second of the run: twice the best rate measured so far (407/s), so
+# a run never runs out; each may cost an engine.open_step before the run (open_steps).
+COMPLETIONS_PER_S_CAP = 800
 
 # Targets from issue #9 (bench/run.py at 5M rows, both databases).
 TARGETS = {
@@ -118,12 +123,20 @@ def line(method, path, cookie="", csrf="", body=""):
     return "\t".join((method, path, cookie, csrf, body)) + "\n"
 
 
+class CompletionPost(NamedTuple):
+    """One POST that completes ``step``: its ``path`` and form ``body``."""
+
+    step: object
+    path: str
+    body: str
+
+
 def completion_chains(learner_ids):
     """Per learner, per subject: the POSTs that complete its next steps, stopping at a step one POST cannot finish.
 
     A subject's next step is the first not done in curriculum order (the dataset's learners work
     through prefixes); simulation, exercise and quiz steps complete with one POST each, a reading
-    (time) or video (view) step needs the page, so a chain stops there.
+    (time) or video (view) step needs the page, so a chain stops there. Each is a CompletionPost.
     """
     from curriculum.models import LearningStep
     from progress.enums import DONE_STATUSES
@@ -151,10 +164,36 @@ def completion_chains(learner_ids):
                 request = completion_request(step)
                 if request is None:
                     break
-                chain.append(request)
+                chain.append(CompletionPost(step, *request))
             if chain:
                 chains.setdefault(user_id, []).append(chain)
     return chains
+
+
+def open_steps(pairs):
+    """Open each ``(learner id, step)`` the learner has not opened yet, as the step page's GET does.
+
+    A learner sends a completion POST from the step's page, and loading that page opened the step
+    (``engine.open_step``: its row, in progress). The dataset leaves a row for the step each
+    learner is on in a subject they have started; a run completes those, and the next run's steps
+    were never opened. Opening them here, before the clock starts, lets every run measure the
+    same thing: completing a step the learner has open. Returns the pairs the engine refused
+    (locked: a prerequisite elsewhere), which a run leaves out.
+    """
+    from learners.models import User
+    from progress import engine
+    from progress.models import LearningProgress
+
+    learner_ids = {pk for pk, _step in pairs}
+    opened = set(LearningProgress.objects.filter(
+        user_id__in=learner_ids, step_id__in={step.pk for _pk, step in pairs}
+    ).values_list("user_id", "step_id"))
+    learners = User.objects.in_bulk(learner_ids)
+    refused = set()
+    for pk, step in pairs:
+        if (pk, step.pk) not in opened and not engine.open_step(learner=learners[pk], step=step).ok:
+            refused.add((pk, step.pk))
+    return refused
 
 
 def completion_request(step):
@@ -211,27 +250,25 @@ def prepare(args, rng):
                   for pk in sampled if pk in open_rows for _n in range(3)]
     write("step", step_lines or [line("GET", "/healthz")])
 
-    # Completion POSTs: enough learners' chains for the run, interleaved round by round.
-    needed = int(args.duration * args.instances * 1500)  # more than any rate this can reach
+    # Completion POSTs: each learner's next step in each subject (the first of its chain), opened
+    # first as the page's GET would (open_steps), enough of them for the run, in random order.
+    needed = int(args.duration * args.instances * COMPLETIONS_PER_S_CAP)
     pool = [pk for pk in learner_ids if pk not in learners]
     rng.shuffle(pool)
     chain_ids = list(sampled)
     chains = completion_chains(chain_ids)
-    while sum(len(c) for cs in chains.values() for c in cs) < needed and pool:
+    while sum(len(cs) for cs in chains.values()) < needed and pool:
         more, pool = pool[:2000], pool[2000:]
         chains.update(completion_chains(more))
         chain_ids += more
-    extra = [pk for pk in chains if pk not in sessions]
+    posts = [(pk, chain[0]) for pk, cs in chains.items() for chain in cs]
+    rng.shuffle(posts)
+    posts = posts[:needed]
+    refused = open_steps([(pk, post.step) for pk, post in posts])
+    posts = [(pk, post) for pk, post in posts if (pk, post.step.pk) not in refused]
+    extra = {pk for pk, _post in posts if pk not in sessions}
     sessions.update(make_sessions(User.objects.filter(pk__in=extra)))
-    all_chains = [(pk, chain) for pk, cs in chains.items() for chain in cs]
-    rng.shuffle(all_chains)
-    lines, depth = [], 0
-    while True:
-        row = [(pk, chain[depth]) for pk, chain in all_chains if depth < len(chain)]
-        if not row:
-            break
-        lines += [line("POST", path, *sessions[pk], body) for pk, (path, body) in row]
-        depth += 1
+    lines = [line("POST", post.path, *sessions[pk], post.body) for pk, post in posts]
     write("complete", lines or [line("GET", "/healthz")], mode="once")
 
     # Class reports: the teachers of classrooms with learners.
