@@ -8,16 +8,12 @@ always takes ``request.user`` as the learner, so no URL can reach someone
 else's row.
 """
 
-import functools
-import time
-
 from django.core.exceptions import ValidationError
 from django.db import connections, router
 from django.db.models import Subquery
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from curriculum import cache as curriculum_cache
 from curriculum.models import Chapter, LearningStep, Subject
 from learners.models import UserProfile
 from mars_labs import rows
@@ -50,74 +46,40 @@ def get_chapter_for(user, slug):
     return chapter
 
 
-# get_step_for's row in one hand-written statement: every step page and every step POST (a
-# completion, a heartbeat) starts with it, and built with the ORM (select_related) it cost more
-# CPU than the engine's whole write. A step changes only when the curriculum does, so each
-# process keeps the rows it has read under the curriculum's version (curriculum/cache.py: every
-# save in the admin, an import or a bulk action makes a new one) and at most
-# CURRICULUM_CACHE_SECONDS old, as the curriculum snapshots are. Who may see the step is
-# decided on every call (_sees: visible_chapters' rule; tests/progress/test_access.py holds the
-# two to the same answers).
+# get_step_for in one hand-written statement: every step page and every step POST (a
+# completion, a heartbeat) starts with it, and built with the ORM (select_related, the
+# visible_chapters subquery) it cost more CPU than the engine's whole write. The rule is
+# visible_chapters' own (tests/progress/test_access.py holds the two to the same answers).
 _STEP_SQL = f"""
 SELECT {rows.columns(LearningStep, "s")}, {rows.columns(Chapter, "c")}, {rows.columns(Subject, "j")}
 FROM curriculum_learningstep s
 JOIN curriculum_chapter c ON c.id = s.chapter_id
 JOIN curriculum_subject j ON j.id = c.subject_id
 WHERE s.id = %(step)s
+  AND (%(staff)s OR (c.is_active = %(true)s
+                     AND (c.grade IS NULL
+                          OR c.grade = (SELECT p.grade FROM learners_userprofile p WHERE p.user_id = %(user)s))))
 """
-STEP_ROWS_KEPT = 1024  # per process; a row holds the step's text, so a few MB at most
-
-
-def _read_step_row(db, pk):
-    with connections[db].cursor() as cursor:
-        cursor.execute(_STEP_SQL, {"step": pk})
-        return cursor.fetchone()
-
-
-@functools.lru_cache(maxsize=STEP_ROWS_KEPT)
-def _kept_step_row(db, pk, version, period):
-    """``_read_step_row``, kept for one curriculum ``version`` and one ``period`` of max_age seconds."""
-    return _read_step_row(db, pk)
-
-
-def _step_row(db, pk):
-    version = curriculum_cache.current_version()
-    if version is None:  # the cache is unreachable: read the database, keep nothing
-        return _read_step_row(db, pk)
-    return _kept_step_row(db, pk, version, int(time.time() // max(1, curriculum_cache.max_age())))
-
-
-def _sees(user, chapter):
-    """``visible_chapters``' rule for one chapter: staff see all; others its class's active chapters."""
-    if user.is_staff:
-        return True
-    if not chapter.is_active:
-        return False
-    if chapter.grade is None:
-        return True
-    try:
-        return chapter.grade == user.profile.grade  # loaded with the user on a signed-in request
-    except UserProfile.DoesNotExist:
-        return False
 
 
 def get_step_for(user, step_id):
     """The step ``step_id`` (with its chapter and subject) if its chapter is visible to ``user``, else 404.
 
-    At most one query (none when this process has read the step under the current curriculum);
-    also 404 for unknown ids. Each call returns new instances: callers may change them.
+    One query; also 404 for unknown ids.
     """
     db = router.db_for_read(LearningStep)
+    connection = connections[db]
     try:
-        pk = LearningStep._meta.pk.get_db_prep_value(LearningStep._meta.pk.to_python(step_id), connections[db])
+        pk = LearningStep._meta.pk.get_db_prep_value(LearningStep._meta.pk.to_python(step_id), connection)
     except ValidationError:  # not a UUID: no such step (URLs route only UUIDs; this guards other callers)
         raise Http404(_("No such step.")) from None
-    row = _step_row(db, pk)
+    params = {"step": pk, "staff": bool(user.is_staff), "true": True, "user": user.pk}
+    with connection.cursor() as cursor:
+        cursor.execute(_STEP_SQL, params)
+        row = cursor.fetchone()
     if row is None:
         raise Http404(_("No such step."))
     step, chapter, subject = rows.from_row(row, (LearningStep, Chapter, Subject), db)
-    if not _sees(user, chapter):
-        raise Http404(_("No such step."))
     chapter.subject = subject
     step.chapter = chapter
     return step
