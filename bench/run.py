@@ -63,9 +63,10 @@ DESCRIPTIONS = {
     "api": "GET /api/v1/me/progress as a random learner (session)",
 }
 CREATED_SESSIONS = []  # deleted again at the end of the run
-# Completion POSTs prepared per second of the run: twice the best rate measured so far (407/s), so
-# a run never runs out; each may cost an engine.open_step before the run (open_steps).
-COMPLETIONS_PER_S_CAP = 800
+# Completion POSTs prepared per second of the run: about twice the best rate measured so far (519/s,
+# SQLite, session 9), so a run never runs out; each may cost an engine.open_step before the run
+# (open_steps). A run that does run out says so (ran_out) and is not counted as meeting a target.
+COMPLETIONS_PER_S_CAP = 1000
 
 # Targets from issue #9 (bench/run.py at 5M rows, both databases).
 TARGETS = {
