@@ -811,8 +811,10 @@ def _guarded(learner, step, *, remedial=False, start_at=None):
     """Shared opening of every learner write: the lock check, then the locked row.
 
     One query when the learner already has a row (the check with the row locked
-    by SELECT ... FOR UPDATE), two when it is created (the check finds no row,
-    then INSERT ... ON CONFLICT); a quiz also reads the paths. ``remedial``:
+    by SELECT ... FOR UPDATE; for a quiz it also says whether the quiz is a
+    test-out), two when it is created (the check finds no row, then INSERT ...
+    ON CONFLICT); the paths are read only when the learner has a remedial one
+    and ``remedial`` asks for them. ``remedial``:
     fill ``state.remedial`` (opening a step marks it reviewed). ``start_at``:
     a write that counts as starting the step (an answer, a report) starts it
     at that time if it was not started yet.
@@ -984,16 +986,14 @@ def submit_quiz(*, learner, step, answers, now=None) -> Result:
         passed = score >= int(criteria_for(row, step).get("min_score", 101))
         if state.test_out:
             _after_test_out(learner=learner, quiz=step, passed=passed, now=now)
+        failed = failed_attempts(progress=row, step=step)
         # A remedial path to end exists only if the lock check saw one, or enough earlier failed
         # attempts at this quiz may have proposed one after that check's snapshot (PostgreSQL:
         # a racing submit that committed while this one waited for the row, which holds its attempt).
-        if passed and (state.has_remedial
-                       or learning_paths.remedial_due(failed_attempts(progress=row, step=step))):
+        if passed and (state.has_remedial or learning_paths.remedial_due(failed)):
             learning_paths.end_remedial(learner=learner, chapter=step.chapter, now=now)
         else:
-            learning_paths.propose_remedial(
-                learner=learner, quiz=step, failed=failed_attempts(progress=row, step=step), now=now
-            )
+            learning_paths.propose_remedial(learner=learner, quiz=step, failed=failed, now=now)
     return Result(
         Outcome.CHANGED, reason, progress=row, completed=completed,
         details={
